@@ -1,0 +1,40 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { checkDependencies } from '../../src/health.ts'
+
+const CheckStatus = Type.Union([Type.Literal('ok'), Type.Literal('fail')])
+const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+  draining: Type.Optional(Type.Boolean()),
+  checks: Type.Object({ postgres: CheckStatus, redis: CheckStatus })
+})
+
+export const prefixOverride = ''
+
+const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/healthz', {
+    config: { public: true },
+    schema: {
+      summary: 'Liveness: 200 while the process runs',
+      tags: ['operations'],
+      response: { 200: Type.Object({ status: Type.Literal('ok') }) }
+    }
+  }, async () => ({ status: 'ok' as const }))
+
+  app.get('/readyz', {
+    config: { public: true },
+    schema: {
+      summary: 'Readiness: PostgreSQL and Redis reachable and the process not shutting down',
+      tags: ['operations'],
+      response: { 200: Readiness, 503: Readiness }
+    }
+  }, async (_request, reply) => {
+    const checks = await checkDependencies(app.sql, app.redis)
+    const draining = app.lifecycle.draining
+    const ready = !draining && checks.postgres === 'ok' && checks.redis === 'ok'
+    reply.code(ready ? 200 : 503)
+    return { status: ready ? 'ok' as const : 'unavailable' as const, ...(draining ? { draining } : {}), checks }
+  })
+}
+
+export default healthRoutes

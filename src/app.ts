@@ -1,0 +1,66 @@
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import autoload from '@fastify/autoload'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { DestinationStream } from 'pino'
+import type { Config } from './config.ts'
+import { createLogger } from './logger.ts'
+import { AccessLog, requestIdOf } from '../plugins/tracing.ts'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+// Under tsx (npm start, tests) autoload must be told it may import .ts files; compiled builds load .js.
+if (import.meta.url.endsWith('.ts')) process.env.FASTIFY_AUTOLOAD_TYPESCRIPT ??= '1'
+
+export interface BuildOptions {
+  /** where log lines go (tests capture them); stdout by default */
+  logDestination?: DestinationStream
+  /** registered after the routes, before ready: tests add probe routes here */
+  extraPlugins?: FastifyPluginAsync[]
+}
+
+function trustProxy (value: string): boolean | string {
+  if (value === 'true') return true
+  if (value === 'false' || value === '') return false
+  return value
+}
+
+/** The Atrium app, plugins and routes registered and ready; not listening. */
+export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: createLogger(config, options.logDestination) as FastifyBaseLogger,
+    // one process-wide logger: its mixin adds the request context, so no child logger per request
+    childLoggerFactory: logger => logger,
+    logController: new AccessLog(),
+    genReqId: requestIdOf,
+    requestIdHeader: false,
+    trustProxy: trustProxy(config.TRUST_PROXY),
+    bodyLimit: 1_048_576,
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: config.CONNECTION_REQUEST_TIMEOUT_MS,
+    return503OnClosing: true,
+    ajv: {
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: false
+      }
+    }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.server.headersTimeout = config.HEADERS_TIMEOUT_MS
+  app.decorate('config', config)
+
+  await app.register(autoload, { dir: join(root, 'plugins'), encapsulate: false })
+  await app.register(autoload, {
+    dir: join(root, 'routes'),
+    autoHooks: true,
+    cascadeHooks: true,
+    routeParams: true
+  })
+  for (const plugin of options.extraPlugins ?? []) await app.register(plugin)
+  await app.ready()
+  return app
+}

@@ -1,0 +1,166 @@
+import { readFileSync } from 'node:fs'
+import { parseEnv } from 'node:util'
+import { envSchema } from 'env-schema'
+import { Type, type Static } from '@sinclair/typebox'
+
+const Milliseconds = (defaultValue: number, description: string) =>
+  Type.Integer({ minimum: 1, maximum: 600_000, default: defaultValue, description })
+
+const CommaList = (description: string) =>
+  Type.String({ pattern: '^[^,]+(,[^,]+)*$', description })
+
+/** Every setting Atrium reads, with its default. The one source of the Config type. */
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('test'), Type.Literal('production')], {
+    default: 'development'
+  }),
+  ROLE: Type.Union([Type.Literal('all'), Type.Literal('api'), Type.Literal('worker')], {
+    default: 'all',
+    description: 'all: API and worker in one process (development); api or worker in production'
+  }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), {
+    default: 'info'
+  }),
+  TRUST_PROXY: Type.String({
+    default: 'false',
+    description: "Fastify trustProxy: 'true', 'false' or a comma-separated list of proxy addresses/CIDRs"
+  }),
+  BASE_DOMAIN: Type.String({
+    pattern: '^[a-z0-9.-]+$',
+    default: 'api.localhost',
+    description: 'tenant subdomains live under it: acme.<BASE_DOMAIN>'
+  }),
+
+  DATABASE_URL: Type.String({
+    pattern: '^postgres(ql)?://',
+    description: 'runtime connection: a role that owns no tables and has no BYPASSRLS'
+  }),
+  DATABASE_OWNER_URL: Type.String({
+    pattern: '^postgres(ql)?://',
+    description: 'owner connection used by migrations; it creates the runtime role named in DATABASE_URL'
+  }),
+  DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  DATABASE_STATEMENT_TIMEOUT_MS: Milliseconds(30_000, 'role-level statement_timeout backstop for the runtime role'),
+  SLOW_QUERY_MS: Milliseconds(500, 'queries slower than this are logged with the request id'),
+  REDIS_URL: Type.String({ pattern: '^rediss?://' }),
+  REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_-]+$', default: 'atrium:', description: 'prefix of every Redis key and channel' }),
+
+  JWT_SECRETS: CommaList('HS256 secrets, comma-separated: the first signs, all verify (rotation)'),
+  ACCESS_TOKEN_TTL_S: Type.Integer({ minimum: 30, maximum: 86_400, default: 900 }),
+  REFRESH_TOKEN_TTL_S: Type.Integer({ minimum: 300, maximum: 31_536_000, default: 2_592_000 }),
+  AUTH_RATE_LIMIT_PER_IP: Type.Integer({ minimum: 1, default: 10, description: 'login/register per minute per IP' }),
+  AUTH_RATE_LIMIT_PER_EMAIL: Type.Integer({ minimum: 1, default: 5, description: 'login/register per minute per email' }),
+  PAYMENTS_WEBHOOK_SECRETS: CommaList('payment provider HMAC secrets, comma-separated (rotation)'),
+  SMTP_URL: Type.String({ pattern: '^smtps?://', default: 'smtp://127.0.0.1:2525' }),
+  MAIL_FROM: Type.String({ minLength: 3, default: 'Atrium <no-reply@atrium.localhost>' }),
+  EXPORT_TTL_S: Type.Integer({ minimum: 60, default: 86_400 }),
+
+  REQUEST_TIMEOUT_MS: Milliseconds(5_000, 'default per-route time budget (route config.timeout overrides)'),
+  LOCK_TIMEOUT_MS: Milliseconds(2_000, 'lock_timeout inside a request transaction (capped by the budget)'),
+  KEEP_ALIVE_TIMEOUT_MS: Milliseconds(75_000, 'must exceed nginx upstream keepalive_timeout (60 s)'),
+  HEADERS_TIMEOUT_MS: Milliseconds(20_000, 'time allowed to receive request headers'),
+  CONNECTION_REQUEST_TIMEOUT_MS: Milliseconds(30_000, "Node's requestTimeout: whole request received within"),
+  SHUTDOWN_DELAY_MS: Type.Integer({
+    minimum: 0,
+    maximum: 120_000,
+    default: 0,
+    description: 'after SIGTERM /readyz answers 503 for this long before the server stops accepting'
+  }),
+  SHUTDOWN_GRACE_MS: Milliseconds(10_000, 'in-flight requests and jobs may finish within this, then the process exits'),
+  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1_000, description: 'load shedding threshold, 0 = off' }),
+  MAX_HEAP_USED_BYTES: Type.Integer({ minimum: 0, default: 0, description: 'load shedding threshold, 0 = off' }),
+
+  METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: '0: /metrics on the API port' }),
+  CORS_ORIGINS: Type.String({ default: '', description: 'comma-separated allowed origins; empty: CORS off' }),
+  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  MIGRATE_ON_START: Type.Boolean({ default: false, description: 'run migrations before serving (always on in development)' }),
+  SEED_ON_START: Type.Boolean({ default: false, description: 'seed a demo tenant on an empty database (always on in development)' })
+})
+
+export type Config = Static<typeof ConfigSchema>
+export type Environment = Record<string, string | undefined>
+
+const DEV_JWT_SECRET = 'development-only-jwt-secret-change-me-0123456789'
+const DEV_WEBHOOK_SECRET = 'development-only-webhook-secret'
+
+/** Defaults that make `npm start` work on a developer's machine; production gets none of them. */
+function developmentDefaults (env: Environment): Environment {
+  if (env.NODE_ENV === 'production') return {}
+  return {
+    DATABASE_URL: 'postgres://atrium_app@127.0.0.1:5432/atrium',
+    DATABASE_OWNER_URL: 'postgres://postgres@127.0.0.1:5432/atrium',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    JWT_SECRETS: DEV_JWT_SECRET,
+    PAYMENTS_WEBHOOK_SECRETS: DEV_WEBHOOK_SECRET
+  }
+}
+
+export class ConfigError extends Error {
+  constructor (readonly problems: string[]) {
+    super(`Invalid settings:\n${problems.map(p => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+interface AjvIssue { instancePath: string, keyword: string, message?: string, params: Record<string, unknown> }
+
+function describe (issue: AjvIssue): string {
+  const name = issue.keyword === 'required'
+    ? String(issue.params.missingProperty)
+    : issue.instancePath.replace(/^\//, '')
+  const expected = ConfigSchema.properties[name as keyof typeof ConfigSchema.properties]
+  const hint = expected?.description ? ` (${expected.description})` : ''
+  return issue.keyword === 'required' ? `${name}: is required${hint}` : `${name}: ${issue.message ?? 'is invalid'}${hint}`
+}
+
+function productionProblems (config: Config): string[] {
+  if (config.NODE_ENV !== 'production') return []
+  const problems: string[] = []
+  const jwtSecrets = config.JWT_SECRETS.split(',')
+  if (jwtSecrets.some(s => s === DEV_JWT_SECRET || s.length < 32)) {
+    problems.push('JWT_SECRETS: every secret must be at least 32 characters and not the development one')
+  }
+  if (config.PAYMENTS_WEBHOOK_SECRETS.split(',').some(s => s === DEV_WEBHOOK_SECRET || s.length < 16)) {
+    problems.push('PAYMENTS_WEBHOOK_SECRETS: every secret must be at least 16 characters and not the development one')
+  }
+  return problems
+}
+
+/**
+ * Reads and validates every setting once. Outside production a `.env` file in the working
+ * directory is read too, and development defaults fill what is missing.
+ * Throws ConfigError naming every bad variable.
+ */
+export function loadConfig (env: Environment = process.env, dotenvPath = '.env'): Config {
+  const fromFile = env.NODE_ENV === 'production' ? {} : readDotenv(dotenvPath)
+  let config: Config
+  try {
+    config = envSchema<Config>({
+      schema: structuredClone(ConfigSchema),
+      data: [developmentDefaults({ ...fromFile, ...env }), fromFile, env],
+      env: false
+    })
+  } catch (error) {
+    const issues = (error as { errors?: AjvIssue[] }).errors
+    if (!issues) throw error
+    throw new ConfigError([...new Set(issues.map(describe))])
+  }
+  const problems = productionProblems(config)
+  if (problems.length > 0) throw new ConfigError(problems)
+  return config
+}
+
+function readDotenv (path: string): Environment {
+  try {
+    return parseEnv(readFileSync(path, 'utf8'))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {}
+    throw error
+  }
+}
+
+export function splitList (value: string): string[] {
+  return value.split(',').map(s => s.trim()).filter(s => s.length > 0)
+}

@@ -1,0 +1,40 @@
+import postgres, { type Options, type Sql } from 'postgres'
+
+export type { Sql }
+
+export interface SqlOptions {
+  max?: number
+  applicationName?: string
+  /** seconds a connection may stay idle in the pool */
+  idleTimeout?: number
+  connectTimeout?: number
+  debug?: Options<Record<string, never>>['debug']
+}
+
+/** One postgres.js pool. Prepared statements stay on: per-request tags travel as parameters. */
+export function createSql (url: string, options: SqlOptions = {}): Sql {
+  return postgres(url, {
+    max: options.max ?? 10,
+    idle_timeout: options.idleTimeout ?? 30,
+    connect_timeout: options.connectTimeout ?? 5,
+    prepare: true,
+    onnotice: () => {},
+    connection: { application_name: options.applicationName ?? 'atrium' },
+    ...(options.debug ? { debug: options.debug } : {})
+  })
+}
+
+/** The same server, another database: for CREATE DATABASE and DROP DATABASE. */
+export function withDatabase (url: string, database: string): string {
+  const parsed = new URL(url)
+  parsed.pathname = `/${database}`
+  return parsed.toString()
+}
+
+export function databaseName (url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, ''))
+}
+
+export function quoteIdentifier (name: string): string {
+  return `"${name.replaceAll('"', '""')}"`
+}

@@ -1,0 +1,25 @@
+import type { Sql } from 'postgres'
+import type { Redis } from 'ioredis'
+import type { Config } from './config.ts'
+import type { RequestContext } from './context.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    sql: Sql
+    redis: Redis
+    lifecycle: { draining: boolean }
+  }
+
+  interface FastifyRequest {
+    /** the request's context, the same object the AsyncLocalStorage store holds */
+    ctx: RequestContext
+  }
+
+  interface FastifyContextConfig {
+    /** `GET /v1/articles/:id`: sent as X-Route and used as the metrics and log label */
+    routeTag?: string
+    /** the route needs no authentication or permission: stated, never assumed */
+    public?: boolean
+  }
+}

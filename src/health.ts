@@ -1,0 +1,25 @@
+import type { Sql } from 'postgres'
+import type { Redis } from 'ioredis'
+
+export type CheckResult = 'ok' | 'fail'
+
+const CHECK_TIMEOUT_MS = 1_000
+
+/** Resolves 'fail' when the probe rejects or takes longer than the timeout. */
+export async function bounded (probe: () => Promise<unknown>, timeoutMs = CHECK_TIMEOUT_MS): Promise<CheckResult> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<CheckResult>(resolve => { timer = setTimeout(resolve, timeoutMs, 'fail') })
+  try {
+    return await Promise.race([probe().then(() => 'ok' as const, () => 'fail' as const), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+export async function checkDependencies (sql: Sql, redis: Redis): Promise<{ postgres: CheckResult, redis: CheckResult }> {
+  const [postgres, redisResult] = await Promise.all([
+    bounded(() => sql`select 1`.execute()),
+    bounded(() => redis.ping())
+  ])
+  return { postgres, redis: redisResult }
+}

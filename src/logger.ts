@@ -1,0 +1,48 @@
+import { pino, type DestinationStream, type Logger } from 'pino'
+import { currentContext } from './context.ts'
+import type { Config } from './config.ts'
+
+export type { Logger }
+
+/** Paths never written to a log, whatever logs them. */
+export const redactedPaths = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["payments-signature"]',
+  'headers.authorization',
+  'headers.cookie',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'access_token',
+  '*.access_token',
+  'refresh_token',
+  '*.refresh_token',
+  'secret',
+  '*.secret'
+]
+
+/**
+ * One logger for the process. Its mixin adds the request (or job) context to every line written
+ * while that work runs, from any depth, so no child logger is made per request.
+ */
+export function createLogger (config: Pick<Config, 'LOG_LEVEL'>, destination?: DestinationStream): Logger {
+  return pino({
+    level: config.LOG_LEVEL,
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: redactedPaths, censor: '[redacted]' },
+    formatters: { level: label => ({ level: label }) },
+    mixin (mergeObject) {
+      const context = currentContext()
+      if (context === undefined || (mergeObject as { request_id?: string }).request_id !== undefined) return {}
+      return {
+        request_id: context.requestId,
+        trace_id: context.traceId,
+        tenant_id: context.tenantId,
+        user_id: context.userId
+      }
+    }
+  }, destination)
+}

@@ -1,0 +1,125 @@
+import t, { type Test } from 'tap'
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { buildTestApp } from './helpers/app.ts'
+
+const probe: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('/probe/things', {
+    config: { public: true },
+    schema: {
+      body: Type.Object({ title: Type.String({ minLength: 1 }), count: Type.Integer() }, { additionalProperties: false }),
+      response: { 201: Type.Object({ title: Type.String() }) }
+    }
+  }, async (request, reply) => {
+    reply.code(201)
+    return { title: request.body.title }
+  })
+  app.get('/probe/boom', { config: { public: true } }, async () => {
+    throw new Error('secret internals: password=hunter2 at db.ts:42')
+  })
+}
+
+const { app, logs } = await buildTestApp(t, { extraPlugins: [probe] })
+
+function assertProblem (tt: Test, response: Awaited<ReturnType<typeof app.inject>>, status: number, code: string): Record<string, unknown> {
+  tt.equal(response.statusCode, status, `status ${status}`)
+  tt.match(response.headers['content-type'], /^application\/problem\+json/)
+  const body = response.json() as Record<string, unknown>
+  tt.equal(body.code, code)
+  tt.equal(body.status, status)
+  tt.type(body.title, 'string')
+  tt.type(body.type, 'string')
+  tt.equal(body.request_id, response.headers['x-request-id'], 'the body names the request id of the header')
+  tt.match(body.request_id, /^[A-Za-z0-9._:-]{1,128}$/)
+  return body
+}
+
+t.test('a valid request passes', async tt => {
+  const response = await app.inject({ method: 'POST', url: '/probe/things', payload: { title: 'hello', count: 2 } })
+  tt.equal(response.statusCode, 201)
+  tt.same(response.json(), { title: 'hello' })
+  tt.equal(response.headers['x-route'], 'POST /probe/things')
+})
+
+t.test('malformed JSON is 400 malformed_body', async tt => {
+  const response = await app.inject({
+    method: 'POST', url: '/probe/things', headers: { 'content-type': 'application/json' }, payload: '{"title": "x",'
+  })
+  assertProblem(tt, response, 400, 'malformed_body')
+})
+
+t.test('a body with __proto__ is rejected, not merged', async tt => {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/probe/things',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"title":"x","count":1,"__proto__":{"polluted":true}}'
+  })
+  tt.equal(response.statusCode, 400)
+  tt.equal(({} as Record<string, unknown>).polluted, undefined)
+})
+
+t.test('a wrong content type is 415 unsupported_media_type', async tt => {
+  const response = await app.inject({
+    method: 'POST', url: '/probe/things', headers: { 'content-type': 'application/xml' }, payload: '<title>x</title>'
+  })
+  assertProblem(tt, response, 415, 'unsupported_media_type')
+})
+
+t.test('a body over 1 MiB is 413 payload_too_large', async tt => {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/probe/things',
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify({ title: 'x'.repeat(1_100_000), count: 1 })
+  })
+  assertProblem(tt, response, 413, 'payload_too_large')
+})
+
+t.test('an unknown route is 404 not_found without X-Route', async tt => {
+  const response = await app.inject({ method: 'GET', url: '/no/such/route' })
+  assertProblem(tt, response, 404, 'not_found')
+  tt.equal(response.headers['x-route'], undefined)
+})
+
+t.test('a known path with a method it does not serve is 404 not_found', async tt => {
+  const response = await app.inject({ method: 'DELETE', url: '/healthz' })
+  assertProblem(tt, response, 404, 'not_found')
+  tt.equal(response.headers['x-route'], undefined)
+})
+
+t.test('a schema violation is 400 validation_failed with field errors', async tt => {
+  const missing = assertProblem(tt, await app.inject({ method: 'POST', url: '/probe/things', payload: { count: 1 } }), 400, 'validation_failed')
+  tt.same(missing.errors, [{ path: '/title', message: "must have required property 'title'" }])
+  tt.equal(
+    (await app.inject({ method: 'POST', url: '/probe/things', payload: { title: 'x', count: 'many' } })).json().errors[0].path,
+    '/count'
+  )
+})
+
+t.test('unknown body properties are rejected, not dropped', async tt => {
+  const body = assertProblem(tt, await app.inject({
+    method: 'POST', url: '/probe/things', payload: { title: 'x', count: 1, admin: true }
+  }), 400, 'validation_failed')
+  tt.same(body.errors, [{ path: '/admin', message: 'is not allowed' }])
+})
+
+t.test('a 500 hides its cause from the client and logs it', async tt => {
+  const response = await app.inject({ method: 'GET', url: '/probe/boom' })
+  const body = assertProblem(tt, response, 500, 'internal')
+  tt.notMatch(response.body, /hunter2|db\.ts|secret internals/)
+  tt.equal(body.detail, undefined)
+  const logged = logs.find(l => l.request_id === body.request_id && l.level === 'error')
+  tt.ok(logged, 'the failure is logged with the request id')
+  tt.match(JSON.stringify(logged), /secret internals/)
+})
+
+t.test('a sane incoming X-Request-Id is kept, an insane one replaced', async tt => {
+  const kept = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'abc-123:x.y_z' } })
+  tt.equal(kept.headers['x-request-id'], 'abc-123:x.y_z')
+  const replaced = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'bad id<script>' } })
+  tt.not(replaced.headers['x-request-id'], 'bad id<script>')
+  tt.match(replaced.headers['x-request-id'], /^[A-Za-z0-9._:-]{1,128}$/)
+  const tooLong = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'a'.repeat(129) } })
+  tt.not(tooLong.headers['x-request-id'], 'a'.repeat(129))
+})

@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto'
+import { Writable } from 'node:stream'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { buildApp } from '../../src/app.ts'
+import { loadConfig, type Config } from '../../src/config.ts'
+import { createTestDatabase, type TestDatabase } from './database.ts'
+
+/** The part of a tap Test these helpers use. */
+export interface Teardown { teardown: (fn: () => unknown) => void }
+
+export interface TestAppOptions {
+  /** settings over the test defaults, as environment strings */
+  env?: Record<string, string>
+  extraPlugins?: FastifyPluginAsync[]
+  /** reuse a database (two app instances sharing one) instead of making a fresh one */
+  database?: TestDatabase
+}
+
+export interface TestApp {
+  app: FastifyInstance
+  config: Config
+  db: TestDatabase
+  /** every log line the app wrote, parsed */
+  logs: Array<Record<string, unknown>>
+}
+
+export function testConfig (db: TestDatabase, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: db.runtimeUrl,
+    DATABASE_OWNER_URL: db.ownerUrl,
+    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_PREFIX: `atrium-test:${randomBytes(4).toString('hex')}:`,
+    ...env
+  }, '/nonexistent/.env')
+}
+
+/** Collects pino's JSON lines in memory. */
+export function logCollector (): { stream: Writable, logs: Array<Record<string, unknown>> } {
+  const logs: Array<Record<string, unknown>> = []
+  const stream = new Writable({
+    write (chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>)
+      }
+      callback()
+    }
+  })
+  return { stream, logs }
+}
+
+/** An app on its own fresh database, closed and dropped when the test ends. */
+export async function buildTestApp (t: Teardown, options: TestAppOptions = {}): Promise<TestApp> {
+  const db = options.database ?? await createTestDatabase()
+  const config = testConfig(db, options.env)
+  const { stream, logs } = logCollector()
+  const app = await buildApp(config, { logDestination: stream, extraPlugins: options.extraPlugins ?? [] })
+  t.teardown(async () => {
+    await app.close()
+    if (options.database === undefined) await db.drop()
+  })
+  return { app, config, db, logs }
+}
