@@ -37,10 +37,10 @@ export const ConfigSchema = Type.Object({
     pattern: '^postgres(ql)?://',
     description: 'runtime connection: a role that owns no tables and has no BYPASSRLS'
   }),
-  DATABASE_OWNER_URL: Type.String({
+  DATABASE_OWNER_URL: Type.Optional(Type.String({
     pattern: '^postgres(ql)?://',
-    description: 'owner connection used by migrations; it creates the runtime role named in DATABASE_URL'
-  }),
+    description: 'owner connection, used only by migrations (npm run migrate, MIGRATE_ON_START); it creates the runtime role named in DATABASE_URL'
+  })),
   DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   DATABASE_STATEMENT_TIMEOUT_MS: Milliseconds(30_000, 'role-level statement_timeout backstop for the runtime role'),
   SLOW_QUERY_MS: Milliseconds(500, 'queries slower than this are logged with the request id'),

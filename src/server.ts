@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { buildApp } from './app.ts'
-import { ensureDatabase, migrate } from './db/migrate.ts'
+import { ensureDatabase, migrate, requireOwnerUrl } from './db/migrate.ts'
 import { createLogger } from './logger.ts'
 import { installGracefulShutdown } from './shutdown.ts'
 
@@ -24,9 +24,9 @@ async function main (): Promise<void> {
   const development = config.NODE_ENV !== 'production'
 
   if (development || config.MIGRATE_ON_START) {
-    if (development) await ensureDatabase(config.DATABASE_OWNER_URL, m => log.info(m))
+    if (development) await ensureDatabase(requireOwnerUrl(config), m => log.info(m))
     await migrate({
-      ownerUrl: config.DATABASE_OWNER_URL,
+      ownerUrl: requireOwnerUrl(config),
       runtimeUrl: config.DATABASE_URL,
       statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
       log: m => log.info(`migrate: ${m}`)

@@ -1,13 +1,13 @@
 import { ConfigError, loadConfig } from '../config.ts'
-import { ensureDatabase, migrate } from './migrate.ts'
+import { ensureDatabase, migrate, requireOwnerUrl } from './migrate.ts'
 
 /** `npm run migrate`: applies pending migrations as the owner, saying what it does. */
 try {
   const config = loadConfig()
   const log = (message: string) => process.stdout.write(`migrate: ${message}\n`)
-  if (config.NODE_ENV !== 'production') await ensureDatabase(config.DATABASE_OWNER_URL, log)
+  if (config.NODE_ENV !== 'production') await ensureDatabase(requireOwnerUrl(config), log)
   await migrate({
-    ownerUrl: config.DATABASE_OWNER_URL,
+    ownerUrl: requireOwnerUrl(config),
     runtimeUrl: config.DATABASE_URL,
     statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
     log

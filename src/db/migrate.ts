@@ -23,6 +23,11 @@ export interface MigrateResult {
   skipped: number
 }
 
+export function requireOwnerUrl (config: { DATABASE_OWNER_URL?: string | undefined }): string {
+  if (config.DATABASE_OWNER_URL === undefined) throw new Error('DATABASE_OWNER_URL: is required to run migrations')
+  return config.DATABASE_OWNER_URL
+}
+
 export async function listMigrations (dir = migrationsDir): Promise<string[]> {
   return (await readdir(dir)).filter(f => /^\d+_[\w-]+\.sql$/.test(f)).sort()
 }
