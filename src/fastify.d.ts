@@ -1,4 +1,3 @@
-import type { Sql } from 'postgres'
 import type { Redis } from 'ioredis'
 import type { Config } from './config.ts'
 import type { RequestContext } from './context.ts'
@@ -6,7 +5,6 @@ import type { RequestContext } from './context.ts'
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
-    sql: Sql
     redis: Redis
     lifecycle: { draining: boolean }
   }
