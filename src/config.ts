@@ -106,23 +106,33 @@ export class ConfigError extends Error {
 
 interface AjvIssue { instancePath: string, keyword: string, message?: string, params: Record<string, unknown> }
 
-function describe (issue: AjvIssue): string {
+function describe (issue: AjvIssue): string | undefined {
+  // a union of literals fails once per literal ('const') and once as a whole ('anyOf'): say it once
+  if (issue.keyword === 'const') return undefined
   const name = issue.keyword === 'required'
     ? String(issue.params.missingProperty)
     : issue.instancePath.replace(/^\//, '')
-  const expected = ConfigSchema.properties[name as keyof typeof ConfigSchema.properties]
+  const expected: { description?: string, anyOf?: Array<{ const?: unknown }> } | undefined =
+    ConfigSchema.properties[name as keyof typeof ConfigSchema.properties]
   const hint = expected?.description ? ` (${expected.description})` : ''
-  return issue.keyword === 'required' ? `${name}: is required${hint}` : `${name}: ${issue.message ?? 'is invalid'}${hint}`
+  if (issue.keyword === 'required') return `${name}: is required${hint}`
+  if (issue.keyword === 'anyOf' && expected?.anyOf !== undefined) {
+    return `${name}: must be one of ${expected.anyOf.map(option => String(option.const)).join(', ')}${hint}`
+  }
+  return `${name}: ${issue.message ?? 'is invalid'}${hint}`
 }
 
-function productionProblems (config: Config): string[] {
+type SecretSettings = Partial<Record<'NODE_ENV' | 'JWT_SECRETS' | 'PAYMENTS_WEBHOOK_SECRETS', string>>
+
+/** Checked on the raw values too, so that one message names these along with any schema problem. */
+function productionProblems (config: SecretSettings): string[] {
   if (config.NODE_ENV !== 'production') return []
   const problems: string[] = []
-  const jwtSecrets = config.JWT_SECRETS.split(',')
+  const jwtSecrets = config.JWT_SECRETS?.split(',') ?? []
   if (jwtSecrets.some(s => s === DEV_JWT_SECRET || s.length < 32)) {
     problems.push('JWT_SECRETS: every secret must be at least 32 characters and not the development one')
   }
-  if (config.PAYMENTS_WEBHOOK_SECRETS.split(',').some(s => s === DEV_WEBHOOK_SECRET || s.length < 16)) {
+  if ((config.PAYMENTS_WEBHOOK_SECRETS?.split(',') ?? []).some(s => s === DEV_WEBHOOK_SECRET || s.length < 16)) {
     problems.push('PAYMENTS_WEBHOOK_SECRETS: every secret must be at least 16 characters and not the development one')
   }
   return problems
@@ -145,7 +155,8 @@ export function loadConfig (env: Environment = process.env, dotenvPath = '.env')
   } catch (error) {
     const issues = (error as { errors?: AjvIssue[] }).errors
     if (!issues) throw error
-    throw new ConfigError([...new Set(issues.map(describe))])
+    const described = issues.map(describe).filter(problem => problem !== undefined)
+    throw new ConfigError([...new Set([...described, ...productionProblems(env)])])
   }
   const problems = productionProblems(config)
   if (problems.length > 0) throw new ConfigError(problems)
