@@ -1,0 +1,99 @@
+import t from 'tap'
+import { buildTestApp } from './helpers/app.ts'
+import { freeLoopbackPort, httpGet } from './helpers/nginx.ts'
+
+type Labels = Record<string, string>
+
+/** The value of the sample `name{labels}` in Prometheus text, or undefined when absent. */
+function sampleValue (text: string, name: string, labels: Labels): number | undefined {
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (match === null || match[1] !== name) continue
+    const found: Labels = {}
+    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+      found[pair[1] as string] = pair[2] as string
+    }
+    const wanted = Object.entries(labels)
+    if (wanted.length === Object.keys(found).length && wanted.every(([key, value]) => found[key] === value)) {
+      return Number(match[3])
+    }
+  }
+  return undefined
+}
+
+const healthz2xx = { route: 'GET /healthz', method: 'GET', status_class: '2xx' }
+const requestCount = (text: string, labels: Labels) => sampleValue(text, 'atrium_http_request_duration_seconds_count', labels) ?? 0
+
+t.test('on the API port', async tt => {
+  const { app, config } = await buildTestApp(tt)
+  const scrape = async () => {
+    const response = await app.inject({ method: 'GET', url: '/metrics' })
+    if (response.statusCode !== 200) throw new Error(`GET /metrics answered ${response.statusCode}`)
+    return response.body
+  }
+
+  tt.test('GET /metrics answers Prometheus text', async t2 => {
+    const response = await app.inject({ method: 'GET', url: '/metrics' })
+    t2.equal(response.statusCode, 200)
+    t2.match(response.headers['content-type'], /^text\/plain; version=0\.0\.4/)
+    t2.match(response.body, /^# HELP atrium_http_request_duration_seconds /m)
+    t2.match(response.body, /^# TYPE atrium_http_request_duration_seconds histogram$/m)
+  })
+
+  tt.test('a request increments its route-labelled histogram by exactly one', async t2 => {
+    const before = await scrape()
+    t2.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
+    const after = await scrape()
+    t2.equal(requestCount(after, healthz2xx), requestCount(before, healthz2xx) + 1)
+    t2.equal(sampleValue(after, 'atrium_http_requests_total', healthz2xx), requestCount(after, healthz2xx), 'the counter agrees')
+    t2.equal(
+      sampleValue(after, 'atrium_http_request_duration_seconds_bucket', { ...healthz2xx, le: '+Inf' }),
+      requestCount(after, healthz2xx),
+      'the +Inf bucket holds every observation'
+    )
+    t2.ok((sampleValue(after, 'atrium_http_request_duration_seconds_sum', healthz2xx) ?? 0) > 0, 'the duration is summed')
+  })
+
+  tt.test('an unmatched URL is counted as unmatched with its status class', async t2 => {
+    const unmatched4xx = { route: 'unmatched', method: 'GET', status_class: '4xx' }
+    const before = requestCount(await scrape(), unmatched4xx)
+    t2.equal((await app.inject({ method: 'GET', url: '/no/such/thing/42' })).statusCode, 404)
+    const after = await scrape()
+    t2.equal(requestCount(after, unmatched4xx), before + 1)
+    t2.notMatch(after, /\/no\/such\/thing/, 'a raw URL never becomes a label')
+  })
+
+  tt.test('process, event-loop and pool metrics are present', async t2 => {
+    const text = await scrape()
+    for (const name of ['nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'process_cpu_user_seconds_total', 'nodejs_heap_size_used_bytes']) {
+      t2.type(sampleValue(text, name, {}), 'number', name)
+    }
+    t2.equal(sampleValue(text, 'atrium_db_pool_max_connections', {}), config.DATABASE_POOL_MAX)
+  })
+
+  tt.test('app.metrics takes a later plugin\'s metrics into the scrape', async t2 => {
+    const { Counter } = await import('prom-client')
+    const counter = new Counter({ name: 'atrium_test_things_total', help: 'things', registers: [app.metrics] })
+    counter.inc(3)
+    t2.equal(sampleValue(await scrape(), 'atrium_test_things_total', {}), 3)
+  })
+})
+
+t.test('with METRICS_PORT, /metrics is served on that port only', async tt => {
+  const port = await freeLoopbackPort()
+  // a second app in the same process: its own registry, the process metrics shared, no clash
+  const { app } = await buildTestApp(tt, { env: { METRICS_PORT: String(port) } })
+
+  tt.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 404, 'not on the API port')
+  tt.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
+
+  const response = await httpGet(`http://127.0.0.1:${port}/metrics`)
+  tt.equal(response.status, 200)
+  tt.match(response.headers['content-type'], /^text\/plain; version=0\.0\.4/)
+  tt.equal(requestCount(response.body, healthz2xx), 1, "this app's own request count")
+  tt.type(sampleValue(response.body, 'nodejs_eventloop_lag_seconds', {}), 'number')
+  tt.equal((await httpGet(`http://127.0.0.1:${port}/other`)).status, 404)
+
+  await app.close()
+  await tt.rejects(httpGet(`http://127.0.0.1:${port}/metrics`), { code: 'ECONNREFUSED' }, 'the metrics port closes with the app')
+})
