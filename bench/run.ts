@@ -1,0 +1,194 @@
+import { randomBytes } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { availableParallelism, cpus, loadavg } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { prepareBenchDatabase, type BenchDatabase } from './database.ts'
+import { badStatuses, drive, stopLoad } from './load.ts'
+import { resultsMarkdown, ratioTable, runLine, summaryTable, type Environment } from './report.ts'
+import { ratios, scenarios } from './scenarios.ts'
+import { runningServers, startServer } from './server-process.ts'
+import { BenchError, loadSettings, type BenchSettings } from './settings.ts'
+import { problemsOf, ratioOutcome, summarize } from './stats.ts'
+import type { BenchContext, RunResult, Scenario } from './types.ts'
+
+/** Server start and stop around each run, on top of warm-up and measurement; for the estimate only. */
+const OVERHEAD_PER_RUN_S = 2
+
+const startedAt = Date.now()
+const repoRoot = fileURLToPath(new URL('..', import.meta.url))
+const scratchDir = join(repoRoot, 'bench', '.tmp')
+const say = (message: string): void => { process.stdout.write(`bench: ${message}\n`) }
+const elapsedSeconds = (): number => (Date.now() - startedAt) / 1000
+
+let stopping = false
+/** Stops the load and every server, then exits with code; a second signal while stopping changes nothing. */
+async function abort (reason: string, code: number): Promise<void> {
+  if (stopping) return
+  stopping = true
+  process.stderr.write(`bench: ${reason}; stopping servers\n`)
+  stopLoad()
+  await Promise.all(runningServers().map(server => server.stop()))
+  process.stderr.write(`bench: stopped after ${Math.round(elapsedSeconds())} s\n`)
+  process.exit(code)
+}
+
+function abortSoon (reason: string, code: number): void {
+  abort(reason, code).catch(() => process.exit(code))
+}
+
+function selectScenarios (settings: BenchSettings): Scenario[] {
+  const names = scenarios.map(s => s.name)
+  const duplicate = names.find((name, i) => names.indexOf(name) !== i)
+  if (duplicate !== undefined) throw new BenchError(`two scenarios are named '${duplicate}'`)
+  const selected = settings.only.length === 0
+    ? scenarios
+    : scenarios.filter(s => settings.only.some(part => s.name.includes(part)))
+  if (selected.length === 0) throw new BenchError(`BENCH_ONLY matches no scenario (scenarios: ${names.join('; ')})`)
+  for (const script of new Set(selected.map(s => s.server.script))) {
+    if (!existsSync(join(repoRoot, script))) {
+      throw new BenchError(`${script} is missing: \`npm run bench\` builds it (npm run build, then tsc -p bench/tsconfig.json)`)
+    }
+  }
+  return selected
+}
+
+const loadAverage = (): string => loadavg().map(l => l.toFixed(2)).join(' ')
+
+/** The machine and code being measured, taken when the measuring starts. */
+function environment (postgres: string): Environment {
+  const git = (...args: string[]): string => execFileSync('git', args, {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' },
+    stdio: ['ignore', 'pipe', 'ignore']
+  }).trim()
+  let commit: string
+  try {
+    commit = git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain') === '' ? '' : ' with uncommitted changes')
+  } catch {
+    commit = 'unknown'
+  }
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    cpus: availableParallelism(),
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    loadAverageAtStart: loadAverage(),
+    postgres,
+    commit
+  }
+}
+
+async function runOnce (scenario: Scenario, round: number, context: BenchContext, settings: BenchSettings): Promise<RunResult> {
+  const logPath = join(scratchDir, `${scenario.server.name}.log`)
+  const server = await startServer(repoRoot, scenario.server, context, logPath)
+  try {
+    say(`  ${scenario.server.name} server pid ${server.pid} on ${server.url}; ` +
+      `${settings.warmupS > 0 ? `${settings.warmupS} s warm-up, then ` : ''}${settings.durationS} s measured`)
+    let warmupProblems = 0
+    if (settings.warmupS > 0) {
+      const warmup = await drive(scenario, context, server.url, settings.connections, settings.warmupS)
+      warmupProblems = warmup.errors + warmup.non2xx
+    }
+    const logBytesBefore = statSync(logPath).size
+    const result = await drive(scenario, context, server.url, settings.connections, settings.durationS)
+    const peakRssKb = server.peakRssKb()
+    if (server.exited()) throw new BenchError(`the ${scenario.server.name} server died during the run:\n${server.stderrTail()}`)
+    return {
+      scenario: scenario.name,
+      round,
+      requestsPerSec: result.requests.average,
+      totalRequests: result.requests.total,
+      latencyP50: result.latency.p50,
+      latencyP97_5: result.latency.p97_5,
+      latencyP99: result.latency.p99,
+      errors: result.errors,
+      timeouts: result.timeouts,
+      non2xx: result.non2xx,
+      badStatuses: badStatuses(result),
+      peakRssKb,
+      logBytes: statSync(logPath).size - logBytesBefore,
+      warmupProblems
+    }
+  } finally {
+    await server.stop()
+    rmSync(logPath, { force: true })
+  }
+}
+
+async function main (): Promise<number> {
+  const settings = loadSettings()
+  const selected = selectScenarios(settings)
+  const runs = selected.length * settings.pairs
+  const estimateS = runs * (settings.warmupS + settings.durationS + OVERHEAD_PER_RUN_S)
+  // a hang anywhere ends the bench instead of holding the machine
+  setTimeout(() => abortSoon(`exceeded ${2 * estimateS + 300} s`, 2), (2 * estimateS + 300) * 1000).unref()
+  say(`${selected.length} scenarios × ${settings.pairs} rounds = ${runs} runs of ${settings.warmupS} s warm-up + ` +
+    `${settings.durationS} s, ${settings.connections} connections: about ${estimateS < 120 ? `${estimateS} s` : `${Math.ceil(estimateS / 60)} min`}`)
+
+  mkdirSync(scratchDir, { recursive: true })
+  let database: BenchDatabase | undefined
+  try {
+    database = await prepareBenchDatabase(say)
+    const context: BenchContext = {
+      ownerUrl: database.ownerUrl,
+      runtimeUrl: database.runtimeUrl,
+      redisUrl: 'redis://127.0.0.1:6379',
+      redisPrefix: 'atrium-bench:',
+      secrets: { jwt: randomBytes(32).toString('hex'), paymentsWebhook: randomBytes(24).toString('hex') }
+    }
+    for (const scenario of selected) {
+      if (scenario.setup === undefined) continue
+      say(`setup: ${scenario.name}`)
+      await scenario.setup(context)
+    }
+
+    const measuredEnvironment = environment(database.serverVersion)
+    const results: RunResult[] = []
+    for (let round = 1; round <= settings.pairs; round++) {
+      for (const scenario of selected) {
+        if (stopping) await new Promise<never>(() => {}) // abort() is stopping the servers and will exit
+        say(`[${results.length + 1}/${runs}] round ${round}/${settings.pairs}: ${scenario.name}`)
+        const result = await runOnce(scenario, round, context, settings)
+        say(`  ${runLine(result)}`)
+        results.push(result)
+      }
+    }
+
+    const report = {
+      environment: measuredEnvironment,
+      loadAverageAtEnd: loadAverage(),
+      settings,
+      results,
+      summaries: selected.map(s => summarize(s, results)),
+      ratios: ratios.map(r => ratioOutcome(r, results)),
+      totalSeconds: elapsedSeconds()
+    }
+    const resultsPath = join(repoRoot, 'bench', 'RESULTS.md')
+    writeFileSync(resultsPath, resultsMarkdown(report))
+    process.stdout.write(`\n${summaryTable(report.summaries)}\n\n${ratioTable(report.ratios)}\n\n`)
+    const invalid = results.filter(r => problemsOf(r) !== undefined)
+    if (invalid.length > 0) {
+      process.stdout.write(`!!! ${invalid.length} of ${runs} runs had errors or non-2xx responses: their figures are not valid (see ${resultsPath})\n`)
+    }
+    say(`wrote ${resultsPath}; total runtime ${Math.round(elapsedSeconds())} s`)
+    return invalid.length > 0 ? 1 : 0
+  } finally {
+    await Promise.all(runningServers().map(server => server.stop()))
+    await database?.release()
+  }
+}
+
+process.on('SIGINT', () => abortSoon('interrupted', 130))
+process.on('SIGTERM', () => abortSoon('terminated', 143))
+
+try {
+  process.exitCode = await main()
+} catch (error) {
+  process.stderr.write(`bench: ${error instanceof BenchError ? error.message : (error as Error).stack ?? String(error)}\n`)
+  process.stderr.write(`bench: failed after ${Math.round(elapsedSeconds())} s\n`)
+  process.exitCode = 1
+}

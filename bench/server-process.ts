@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { closeSync, openSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { ListeningMessage } from './servers/serve.ts'
+import { BenchError } from './settings.ts'
+import type { BenchContext, ServerSpec } from './types.ts'
+
+const START_TIMEOUT_MS = 30_000
+const STOP_TIMEOUT_MS = 10_000
+const STDERR_KEPT_CHARS = 4_000
+
+export interface RunningServer {
+  pid: number
+  url: string
+  /** VmHWM (peak resident set) in kB, undefined where /proc is not there */
+  peakRssKb: () => number | undefined
+  /** the last few kB the process wrote to stderr */
+  stderrTail: () => string
+  exited: () => boolean
+  /** SIGTERM, then SIGKILL if it has not exited within STOP_TIMEOUT_MS */
+  stop: () => Promise<void>
+}
+
+const running = new Set<RunningServer>()
+
+/** Every server still running: the harness stops them when interrupted. */
+export function runningServers (): RunningServer[] {
+  return [...running]
+}
+
+function readPeakRssKb (pid: number): number | undefined {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return match?.[1] === undefined ? undefined : Number(match[1])
+  } catch {
+    return undefined
+  }
+}
+
+function waitForExit (child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true)
+  return new Promise(resolve => {
+    const timer = setTimeout(() => resolve(false), timeoutMs)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolve(true)
+    })
+  })
+}
+
+/**
+ * Starts a compiled bench server with plain node (no loader) and a minimal environment, its stdout
+ * (its logs) going to logPath, and waits until it listens.
+ */
+export async function startServer (repoRoot: string, spec: ServerSpec, context: BenchContext, logPath: string): Promise<RunningServer> {
+  const logFd = openSync(logPath, 'w')
+  let child: ChildProcess
+  try {
+    child = spawn(process.execPath, [join(repoRoot, spec.script)], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...spec.env?.(context) },
+      stdio: ['ignore', logFd, 'pipe', 'ipc']
+    })
+  } finally {
+    closeSync(logFd)
+  }
+
+  let stderr = ''
+  child.stderr?.setEncoding('utf8')
+  child.stderr?.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-STDERR_KEPT_CHARS)
+  })
+  const exited = () => child.exitCode !== null || child.signalCode !== null
+
+  const server: RunningServer = {
+    pid: child.pid ?? -1,
+    url: '',
+    peakRssKb: () => readPeakRssKb(child.pid ?? -1),
+    stderrTail: () => stderr.trim(),
+    exited,
+    stop: async () => {
+      if (!exited()) {
+        child.kill('SIGTERM')
+        if (!await waitForExit(child, STOP_TIMEOUT_MS)) {
+          child.kill('SIGKILL')
+          await waitForExit(child, STOP_TIMEOUT_MS)
+        }
+      }
+      if (child.connected) child.disconnect()
+      running.delete(server)
+    }
+  }
+  running.add(server)
+
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`did not listen within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS)
+      child.once('error', error => { clearTimeout(timer); reject(error) })
+      child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`exited (${signal ?? code}) before listening`)) })
+      child.on('message', (message: ListeningMessage) => {
+        if (message.type !== 'listening') return
+        clearTimeout(timer)
+        resolve(message.port)
+      })
+    })
+    server.url = `http://127.0.0.1:${port}`
+    return server
+  } catch (error) {
+    await server.stop()
+    // give stderr's last chunk a moment to arrive before quoting it
+    await new Promise(resolve => setTimeout(resolve, 100))
+    throw new BenchError(`${spec.name} server (${spec.script}) ${(error as Error).message}${stderr ? `:\n${stderr.trim()}` : ''}`)
+  }
+}

@@ -1,0 +1,79 @@
+import type autocannon from 'autocannon'
+
+/** What every server and scenario may need: where the bench database and Redis are, the secrets. */
+export interface BenchContext {
+  /** owner role of the bench database: migrations and seeding */
+  ownerUrl: string
+  /** runtime role of the bench database (row-level security applies): what Atrium connects as */
+  runtimeUrl: string
+  redisUrl: string
+  redisPrefix: string
+  /** fresh each run, long enough for the production checks; scenarios sign tokens and webhooks with them */
+  secrets: { jwt: string, paymentsWebhook: string }
+}
+
+/** A server process the bench starts: a compiled script that calls serveForBench (bench/servers/serve.ts). */
+export interface ServerSpec {
+  name: string
+  /** compiled entry point, relative to the repository root */
+  script: string
+  /** environment of the process (besides PATH and HOME) */
+  env?: (context: BenchContext) => Record<string, string>
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+
+/** One HTTP load: a server and the requests autocannon sends it. */
+export interface Scenario {
+  /** unique; names the scenario in progress lines and RESULTS.md */
+  name: string
+  server: ServerSpec
+  method?: HttpMethod
+  path: string
+  headers?: Record<string, string>
+  /** sent as JSON (content-type added) */
+  body?: unknown
+  /**
+   * Requests that vary (a JWT or an id per request): autocannon cycles through them on every
+   * connection; a request's setupRequest may rewrite it each time it is sent. Fields they leave
+   * out fall back to method, path, headers and body above.
+   */
+  requests?: (context: BenchContext) => autocannon.Request[]
+  /** runs once, after the bench database is migrated and before any server starts (e.g. seeding) */
+  setup?: (context: BenchContext) => Promise<void>
+}
+
+export type RatioMetric = 'requestsPerSec' | 'peakRssKb'
+
+/** numerator ÷ denominator, computed per round and quoted as the median of the rounds. */
+export interface Ratio {
+  name: string
+  numerator: Scenario
+  denominator: Scenario
+  /** requests per second unless said otherwise */
+  metric?: RatioMetric
+  target: number
+  direction: '>=' | '<='
+}
+
+/** What one measured run of one scenario gave. */
+export interface RunResult {
+  scenario: string
+  round: number
+  requestsPerSec: number
+  totalRequests: number
+  latencyP50: number
+  latencyP97_5: number
+  latencyP99: number
+  errors: number
+  timeouts: number
+  non2xx: number
+  /** status code → count, for the codes that were not 2xx */
+  badStatuses: Record<string, number>
+  /** VmHWM of the server process at the end of the run (it was started for this run); undefined off Linux */
+  peakRssKb: number | undefined
+  /** what the server wrote to stdout (its logs) during the run */
+  logBytes: number
+  /** errors or non-2xx seen during the warm-up */
+  warmupProblems: number
+}
