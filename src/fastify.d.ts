@@ -17,7 +17,5 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** `GET /v1/articles/:id`: sent as X-Route and used as the metrics and log label */
     routeTag?: string
-    /** the route needs no authentication or permission: stated, never assumed */
-    public?: boolean
   }
 }

@@ -1,0 +1,1 @@
+export { noStoreFolder as default } from '../../../src/http/folder-hooks.ts'

@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+
+export interface TestUser {
+  id: string
+  email: string
+  name: string
+  password: string
+}
+
+export interface Tokens {
+  access_token: string
+  refresh_token: string
+  token_type: 'Bearer'
+  expires_in: number
+}
+
+export const DEFAULT_PASSWORD = 'correct horse battery staple'
+
+/** A fresh user through POST /v1/auth/register (a unique email unless given); throws unless 201. */
+export async function registerUser (app: FastifyInstance, overrides: Partial<Omit<TestUser, 'id'>> = {}): Promise<TestUser> {
+  const input = {
+    email: overrides.email ?? `user-${randomBytes(6).toString('hex')}@example.test`,
+    password: overrides.password ?? DEFAULT_PASSWORD,
+    name: overrides.name ?? 'Test User'
+  }
+  const response = await app.inject({ method: 'POST', url: '/v1/auth/register', payload: input })
+  if (response.statusCode !== 201) throw new Error(`register ${input.email}: ${response.statusCode} ${response.body}`)
+  const { user } = response.json() as { user: { id: string, email: string, name: string } }
+  return { id: user.id, email: user.email, name: user.name, password: input.password }
+}
+
+/** POST /v1/auth/login, optionally bound to a tenant (slug or id); throws unless 200. */
+export async function login (app: FastifyInstance, email: string, password: string = DEFAULT_PASSWORD, tenant?: string): Promise<Tokens> {
+  const payload = tenant === undefined ? { email, password } : { email, password, tenant }
+  const response = await app.inject({ method: 'POST', url: '/v1/auth/login', payload })
+  if (response.statusCode !== 200) throw new Error(`login ${email}: ${response.statusCode} ${response.body}`)
+  return response.json() as Tokens
+}
+
+/** Headers that authenticate a request: `{ ...bearer(token), 'x-tenant': 'acme' }`. */
+export function bearer (accessToken: string): { authorization: string } {
+  return { authorization: `Bearer ${accessToken}` }
+}
