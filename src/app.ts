@@ -1,17 +1,30 @@
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyContextConfig, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import autoload from '@fastify/autoload'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { DestinationStream } from 'pino'
 import type { Config } from './config.ts'
 import { createLogger } from './logger.ts'
+import { trimKeyword } from './schemas/trim.ts'
 import { AccessLog, requestIdOf } from '../plugins/tracing.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
 // Under tsx (npm start, tests) autoload must be told it may import .ts files; compiled builds load .js.
 if (import.meta.url.endsWith('.ts')) process.env.FASTIFY_AUTOLOAD_TYPESCRIPT ??= '1'
+
+export interface RouteEntry {
+  readonly method: string
+  readonly url: string
+  readonly config: FastifyContextConfig
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    routeTable: readonly RouteEntry[]
+  }
+}
 
 export interface BuildOptions {
   /** where log lines go (tests capture them); stdout by default */
@@ -46,12 +59,22 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
         coerceTypes: 'array',
         useDefaults: true,
         allErrors: false
-      }
+      },
+      plugins: [trimKeyword]
     }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.server.headersTimeout = config.HEADERS_TIMEOUT_MS
   app.decorate('config', config)
+  // every route with its final config, for the suites that walk all routes (isolation, permissions)
+  const routeTable: RouteEntry[] = []
+  app.decorate('routeTable', routeTable)
+  app.addHook('onRoute', route => {
+    // later onRoute hooks replace route.config (tenancy, timeouts): read it when asked
+    for (const method of [route.method].flat()) {
+      routeTable.push({ method, url: route.url, get config () { return route.config ?? {} } })
+    }
+  })
 
   await app.register(autoload, { dir: join(root, 'plugins'), encapsulate: false })
   await app.register(autoload, {

@@ -6,6 +6,8 @@ const CheckStatus = Type.Union([Type.Literal('ok'), Type.Literal('fail')])
 const Readiness = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
   draining: Type.Optional(Type.Boolean()),
+  /** event-loop delay or heap past the load-shedding thresholds */
+  overloaded: Type.Optional(Type.Boolean()),
   checks: Type.Object({ postgres: CheckStatus, redis: CheckStatus })
 })
 
@@ -13,7 +15,7 @@ export const prefixOverride = ''
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/healthz', {
-    config: { public: true },
+    config: { public: true, shedExempt: true },
     schema: {
       summary: 'Liveness: 200 while the process runs',
       tags: ['operations'],
@@ -22,7 +24,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', {
-    config: { public: true },
+    config: { public: true, shedExempt: true },
     schema: {
       summary: 'Readiness: PostgreSQL and Redis reachable and the process not shutting down',
       tags: ['operations'],
@@ -31,9 +33,15 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (_request, reply) => {
     const checks = await checkDependencies(app.sql, app.redis)
     const draining = app.lifecycle.draining
-    const ready = !draining && checks.postgres === 'ok' && checks.redis === 'ok'
+    const overloaded = app.isUnderPressure()
+    const ready = !draining && !overloaded && checks.postgres === 'ok' && checks.redis === 'ok'
     reply.code(ready ? 200 : 503)
-    return { status: ready ? 'ok' as const : 'unavailable' as const, ...(draining ? { draining } : {}), checks }
+    return {
+      status: ready ? 'ok' as const : 'unavailable' as const,
+      ...(draining ? { draining } : {}),
+      ...(overloaded ? { overloaded } : {}),
+      checks
+    }
   })
 }
 

@@ -88,9 +88,18 @@ export class Database {
     const budget = this.budget()
     const started = performance.now()
     const query = build(this.sql, { tenantId, tag: requestTag() })
-    const timer = setTimeout(() => { void query.cancel() }, budget)
+    let timer: NodeJS.Timeout | undefined
+    // postgres.js may queue the query behind a busy connection, where a cancel only lands once it
+    // runs: the answer does not wait for that. A read has no effect to lose.
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        query.catch(() => {})
+        void query.cancel()
+        reject(timeoutError())
+      }, budget)
+    })
     try {
-      return await query
+      return await Promise.race([query, expired])
     } finally {
       clearTimeout(timer)
       this.logIfSlow(name, started)

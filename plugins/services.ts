@@ -1,0 +1,26 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { ArticlesService } from '../src/services/articles.ts'
+import { MembersService } from '../src/services/members.ts'
+
+export interface Services {
+  articles: ArticlesService
+  members: MembersService
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** the domain services; route handlers call exactly one of their functions */
+    services: Services
+  }
+}
+
+/** Builds the domain services once, on the app's database and invalidation channel. */
+async function servicesPlugin (app: FastifyInstance): Promise<void> {
+  app.decorate('services', {
+    articles: new ArticlesService(app.db),
+    members: new MembersService(app.db, app.invalidation)
+  })
+}
+
+export default fp(servicesPlugin, { name: 'services', fastify: '5.x', dependencies: ['postgres', 'invalidation'] })

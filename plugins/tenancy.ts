@@ -1,0 +1,91 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
+import { AppError } from '../src/errors.ts'
+import type { Role } from '../src/permissions.ts'
+import { TenantDirectory, type Tenant } from '../src/services/tenant-directory.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    tenants: TenantDirectory
+  }
+  interface FastifyRequest {
+    /** the resolved tenant on tenant-scoped routes, null elsewhere */
+    tenant: Tenant | null
+    /** the caller's role in request.tenant */
+    role: Role | null
+  }
+  interface FastifyContextConfig {
+    /** the route works inside one tenant: resolve it and require membership (set per folder) */
+    tenant?: boolean
+  }
+}
+
+const tenantRequired = () => new AppError('tenant_required', { detail: 'name the tenant with X-Tenant, a tenant subdomain or a tenant-bound token' })
+const tenantNotFound = () => new AppError('tenant_not_found')
+
+/**
+ * Tenant resolution and membership for tenant-scoped routes, in API.md's order: the X-Tenant
+ * header (slug or id), the first label of a Host under BASE_DOMAIN, the token's `tid`. Unknown
+ * tenant and "not a member" answer the same 404, so no one learns that another tenant exists.
+ * Tenants and memberships come from in-process caches: a steady-state request does no lookup.
+ */
+async function tenancyPlugin (app: FastifyInstance): Promise<void> {
+  const directory = new TenantDirectory(app.db, app.invalidation)
+  app.decorate('tenants', directory)
+  app.decorateRequest('tenant', null)
+  app.decorateRequest('role', null)
+
+  const hostSuffix = `.${app.config.BASE_DOMAIN}`
+
+  function tenantKeyOf (request: FastifyRequest): string | undefined {
+    const header = request.headers['x-tenant']
+    if (typeof header === 'string' && header !== '') return header.trim().toLowerCase()
+    const host = request.hostname
+    if (host.endsWith(hostSuffix)) {
+      const label = host.slice(0, -hostSuffix.length)
+      if (label !== '' && !label.includes('.')) return label.toLowerCase()
+    }
+    return request.principal?.tokenTenantId
+  }
+
+  function apply (request: FastifyRequest, tenant: Tenant, role: Role): void {
+    request.tenant = tenant
+    request.role = role
+    request.ctx.tenantId = tenant.id
+  }
+
+  async function resolveSlowly (request: FastifyRequest, key: string, userId: string): Promise<void> {
+    const tenant = await directory.loadTenant(key)
+    if (tenant === null) throw tenantNotFound()
+    const role = await directory.loadRole(tenant.id, userId)
+    if (role === null) throw tenantNotFound()
+    apply(request, tenant, role)
+  }
+
+  // callback style: the cached path completes synchronously, without a promise per request
+  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    if (request.routeOptions.config.tenant !== true) return done()
+    const principal = request.principal
+    if (principal === null) return done(new AppError('unauthenticated'))
+    const key = tenantKeyOf(request)
+    if (key === undefined) return done(tenantRequired())
+    const tenant = directory.peekTenant(key)
+    if (tenant === null) return done(tenantNotFound())
+    if (tenant !== undefined) {
+      const role = directory.peekRole(tenant.id, principal.userId)
+      if (role === null) return done(tenantNotFound())
+      if (role !== undefined) {
+        apply(request, tenant, role)
+        return done()
+      }
+    }
+    resolveSlowly(request, key, principal.userId).then(() => done(), done)
+  })
+}
+
+/** Marks a route tenant-scoped (used by the tenant folders' autohooks, src/http/folder-hooks.ts). */
+export function markTenantScoped (route: RouteOptions): void {
+  route.config = { ...route.config, tenant: true }
+}
+
+export default fp(tenancyPlugin, { name: 'tenancy', fastify: '5.x', dependencies: ['auth', 'postgres', 'invalidation', 'errors', 'tracing'] })

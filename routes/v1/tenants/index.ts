@@ -1,0 +1,22 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { NewTenantBody, Tenant } from '../../../src/schemas/tenant.ts'
+import { createTenant } from '../../../src/services/tenants.ts'
+
+const tenantsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('/', {
+    config: { permission: 'authenticated' },
+    schema: {
+      summary: 'Create a tenant; the caller becomes its owner',
+      tags: ['tenants'],
+      body: NewTenantBody,
+      response: { 201: Type.Object({ tenant: Tenant }) }
+    }
+  }, async (request, reply) => {
+    const tenant = await createTenant(app.db, app.invalidation, request.principal!.userId, request.body)
+    reply.code(201)
+    return { tenant }
+  })
+}
+
+export default tenantsRoutes

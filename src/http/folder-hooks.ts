@@ -1,0 +1,21 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { markTenantScoped } from '../../plugins/tenancy.ts'
+
+// Bodies of route folders' autohooks files. They live outside routes/ on purpose: autoload would
+// register a file in routes/ as a route plugin of its folder, and its hooks would reach every route.
+
+/** Every route of the folder works inside one tenant: tenancy resolves it and requires membership. */
+export async function tenantScopedFolder (app: FastifyInstance): Promise<void> {
+  app.addHook('onRoute', markTenantScoped)
+}
+
+/**
+ * Sensitive folders (/v1/auth, /v1/me): every answer, errors included, says
+ * `Cache-Control: no-store` (API.md Conventions).
+ */
+export async function noStoreFolder (app: FastifyInstance): Promise<void> {
+  app.addHook('onSend', async (_request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    reply.header('cache-control', 'no-store')
+    return payload
+  })
+}

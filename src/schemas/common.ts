@@ -1,0 +1,25 @@
+import { Type, type StringOptions, type TSchema } from '@sinclair/typebox'
+
+/** A client-supplied string, trimmed before validation (see trim.ts). */
+export const Text = (options: StringOptions = {}) => Type.String({ ...options, 'x-trim': true })
+
+export const Uuid = Type.String({ format: 'uuid' })
+/** RFC 3339 in UTC; the Date objects postgres.js returns serialize to it */
+export const Timestamp = Type.Unsafe<Date | string>({ type: 'string', format: 'date-time' })
+export const Email = Text({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' })
+
+export const ListQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 }))
+})
+
+export const ListOf = <T extends TSchema>(item: T) => Type.Object({
+  data: Type.Array(item),
+  next_cursor: Type.Union([Type.String(), Type.Null()])
+})
+
+export const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('editor'), Type.Literal('viewer')])
+
+/** Body schemas reject what they do not know. */
+export const Body = <T extends Parameters<typeof Type.Object>[0]>(properties: T) =>
+  Type.Object(properties, { additionalProperties: false })

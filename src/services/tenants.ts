@@ -1,0 +1,31 @@
+import type { Database } from '../db/database.ts'
+import { isUniqueViolation } from '../db/errors.ts'
+import { conflict } from '../errors.ts'
+import { uuidv7 } from '../ids.ts'
+import type { Invalidation } from '../../plugins/invalidation.ts'
+import { recordAudit } from './audit.ts'
+import type { Tenant } from './tenant-directory.ts'
+
+export interface NewTenant { slug: string, name: string }
+
+/** Creates a tenant with the caller as its owner, audited, in one transaction. */
+export async function createTenant (db: Database, invalidation: Invalidation, ownerId: string, input: NewTenant): Promise<Tenant> {
+  const id = uuidv7()
+  let tenant: Tenant
+  try {
+    tenant = await db.transaction(id, async tx => {
+      const [created] = await tx<Tenant[]>`insert into tenants (id, slug, name) values (${id}, ${input.slug}, ${input.name})
+        returning id, slug, name, created_at`
+      await tx`insert into memberships (tenant_id, user_id, role) values (${id}, ${ownerId}, 'owner')`
+      await recordAudit(tx, { tenantId: id, action: 'created', objectType: 'tenant', objectId: id, changes: { slug: [null, input.slug], name: [null, input.name] } })
+      return created as Tenant
+    })
+  } catch (error) {
+    if (isUniqueViolation(error)) throw conflict(`the slug ${input.slug} is taken`)
+    throw error
+  }
+  // "no such tenant" may be cached under this slug, and "not a member" under the owner
+  await invalidation.publish('tenant', input.slug)
+  await invalidation.publish('membership', `${id}:${ownerId}`)
+  return tenant
+}

@@ -1,0 +1,65 @@
+import t from 'tap'
+import { createSql } from '../src/db/client.ts'
+import { Database } from '../src/db/database.ts'
+import { createLogger } from '../src/logger.ts'
+import { buildTestApp } from './helpers/app.ts'
+import { bearer, createTenant, relaxedAuthLimits } from './helpers/tenants.ts'
+
+// Row-level security on its own: queries that name another tenant's ids directly, with no
+// service-level scoping at all, as the runtime role the app connects as.
+const { app, db } = await buildTestApp(t, { env: relaxedAuthLimits })
+const tenantA = await createTenant(app)
+const tenantB = await createTenant(app)
+const created = await app.inject({ method: 'POST', url: '/v1/articles', headers: bearer(tenantA.editor.token), payload: { title: 'A secret' } })
+t.equal(created.statusCode, 201)
+const articleA = (created.json() as { article: { id: string } }).article.id
+
+const runtimeSql = createSql(db.runtimeUrl, { max: 2 })
+const database = new Database(runtimeSql, { log: createLogger({ LOG_LEVEL: 'silent' }), slowQueryMs: 10_000, lockTimeoutMs: 1_000, defaultBudgetMs: 5_000 })
+t.teardown(() => runtimeSql.end())
+
+const tenantTables = ['memberships', 'articles', 'audit_log'] as const
+
+t.test("inside withTenant(B), naming A's ids directly returns nothing", async tt => {
+  const rows = await database.transaction(tenantB.id, tx => tx`select id from articles where tenant_id = ${tenantA.id} and id = ${articleA}`)
+  tt.same(rows, [], "A's article is invisible")
+  for (const table of tenantTables) {
+    const [row] = await database.transaction(tenantB.id, tx => tx<Array<{ n: number }>>`select count(*)::int as n from ${tx(table)} where tenant_id = ${tenantA.id}`)
+    tt.equal(row?.n, 0, `no ${table} rows of A`)
+  }
+  const [own] = await database.transaction(tenantB.id, tx => tx<Array<{ n: number }>>`select count(*)::int as n from memberships`)
+  tt.equal(own?.n, 4, "B's own four members are visible")
+})
+
+t.test('with no tenant set, tenant tables return nothing', async tt => {
+  for (const table of tenantTables) {
+    const [row] = await runtimeSql<Array<{ n: number }>>`select count(*)::int as n from ${runtimeSql(table)}`
+    tt.equal(row?.n, 0, `${table} is empty without a tenant`)
+  }
+})
+
+t.test('writing a row for A while scoped to B is refused by the policy', async tt => {
+  await tt.rejects(
+    database.transaction(tenantB.id, tx => tx`insert into articles (tenant_id, author_id, title) values (${tenantA.id}, ${tenantB.editor.id}, 'smuggled')`),
+    { code: '42501' }
+  )
+  await tt.rejects(
+    database.transaction(tenantB.id, tx => tx`update articles set title = 'defaced' where tenant_id = ${tenantA.id}`).then(r => {
+      if (r.count === 0) throw Object.assign(new Error('no rows'), { code: '42501' })
+    }),
+    { code: '42501' },
+    'an update of A from B touches no row'
+  )
+})
+
+t.test('the self-scoping read functions apply RLS to the tenant they are given only', async tt => {
+  const rows = await runtimeSql`select id from article_get(${tenantB.id}, 'test', ${articleA})`
+  tt.same(rows, [])
+  const own = await runtimeSql`select id from article_get(${tenantA.id}, 'test', ${articleA})`
+  tt.equal(own.length, 1)
+})
+
+t.test('the runtime role cannot turn row-level security off', async tt => {
+  await tt.rejects(runtimeSql`alter table articles disable row level security`, { code: '42501' })
+  await tt.rejects(runtimeSql`set row_security = off; select count(*) from articles`.simple(), { code: '42501' }, 'row_security = off refuses to run policy-bound queries')
+})
