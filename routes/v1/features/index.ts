@@ -1,0 +1,17 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Features } from '../../../src/schemas/flag.ts'
+
+const featuresRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/', {
+    config: { permission: 'member' },
+    schema: {
+      summary: 'The feature flags the caller may know of, and whether each is on for it in this tenant',
+      tags: ['features'],
+      response: { 200: Features }
+    }
+  }, async (request) => ({
+    features: app.flags.all({ tenantId: request.tenant!.id, isStaff: request.principal!.isStaff })
+  }))
+}
+
+export default featuresRoutes

@@ -1,0 +1,126 @@
+import type { TransactionSql } from 'postgres'
+import type { Database } from '../db/database.ts'
+import { validationFailed } from '../errors.ts'
+import type { FlagDefinition } from '../flags/evaluate.ts'
+import type { Invalidation } from '../../plugins/invalidation.ts'
+import { diff, recordAudit, type AuditAction, type FieldChanges } from './audit.ts'
+
+export interface FlagRecord extends FlagDefinition {
+  updated_at: Date
+}
+
+/** Everything a flag is besides its key: PUT replaces all of it. */
+export type FlagInput = {
+  description: string
+  enabled: boolean
+  internal_only: boolean
+  tenants: string[]
+  percentage: number
+}
+
+export interface FlagChange {
+  flag: FlagRecord
+  /** null when the flag already was exactly this: nothing written, nothing audited */
+  action: Extract<AuditAction, 'created' | 'updated'> | null
+  changes: FieldChanges
+  /** the tenants whose audit log received the entry */
+  auditedTenants: string[]
+}
+
+const FLAG_KEY = /^[a-z0-9-]{1,64}$/
+
+const inputOf = (flag: FlagDefinition): FlagInput => ({
+  description: flag.description,
+  enabled: flag.enabled,
+  internal_only: flag.internal_only,
+  tenants: flag.tenants,
+  percentage: flag.percentage
+})
+
+const creationChanges = (flag: FlagInput): FieldChanges =>
+  Object.fromEntries(Object.entries(flag).map(([field, value]) => [field, [null, value]]))
+
+/** Cursor over the key order: the last key of the page, base64url. */
+const encodeKeyCursor = (key: string): string => Buffer.from(key).toString('base64url')
+
+function decodeKeyCursor (cursor: string): string {
+  const key = Buffer.from(cursor, 'base64url').toString('utf8')
+  if (!FLAG_KEY.test(key)) throw validationFailed('/cursor', 'is not a cursor this API issued')
+  return key
+}
+
+/**
+ * Feature flag definitions. Flags are global, but audit_log is tenant-scoped, so a change is
+ * audited once in the log of every existing tenant the flag lists before or after the change
+ * (those are the tenants it names); a flag that lists no tenant leaves no tenant entry (the
+ * caller logs such changes in the application log). A change is published on the invalidation
+ * channel after commit, so every instance reloads its flags.
+ */
+export class FlagsService {
+  constructor (private readonly db: Database, private readonly invalidation: Invalidation) {}
+
+  async loadAll (): Promise<FlagRecord[]> {
+    const rows = await this.db.read('feature flags', null, sql => sql<FlagRecord[]>`
+      select key, description, enabled, internal_only, tenants, percentage, updated_at
+      from feature_flags order by key`)
+    return [...rows]
+  }
+
+  async list (limit: number, cursor?: string): Promise<{ data: FlagRecord[], next_cursor: string | null }> {
+    const after = cursor === undefined ? null : decodeKeyCursor(cursor)
+    const rows = await this.db.read('feature flags page', null, sql => sql<FlagRecord[]>`
+      select key, description, enabled, internal_only, tenants, percentage, updated_at
+      from feature_flags
+      ${after === null ? sql`` : sql`where key > ${after}`}
+      order by key
+      limit ${limit + 1}`)
+    if (rows.length <= limit) return { data: [...rows], next_cursor: null }
+    const data = rows.slice(0, limit)
+    return { data, next_cursor: encodeKeyCursor(data[data.length - 1]!.key) }
+  }
+
+  /** Creates the flag or replaces it whole; an identical PUT changes nothing. */
+  async put (key: string, input: FlagInput): Promise<FlagChange> {
+    const wanted: FlagInput = { ...input, tenants: [...new Set(input.tenants.map(id => id.toLowerCase()))].sort() }
+    const change = await this.db.transaction(null, async tx => {
+      const [created] = await tx<FlagRecord[]>`
+        insert into feature_flags (key, description, enabled, internal_only, tenants, percentage)
+        values (${key}, ${wanted.description}, ${wanted.enabled}, ${wanted.internal_only}, ${wanted.tenants}::uuid[], ${wanted.percentage})
+        on conflict (key) do nothing
+        returning key, description, enabled, internal_only, tenants, percentage, updated_at`
+      if (created !== undefined) {
+        const changes = creationChanges(inputOf(created))
+        const auditedTenants = await this.audit(tx, 'created', key, created.tenants, changes)
+        return { flag: created, action: 'created' as const, changes, auditedTenants }
+      }
+      const [before] = await tx<FlagRecord[]>`
+        select key, description, enabled, internal_only, tenants, percentage, updated_at
+        from feature_flags where key = ${key} for update`
+      const current = before as FlagRecord
+      const changes = diff(inputOf(current), wanted)
+      if (Object.keys(changes).length === 0) return { flag: current, action: null, changes, auditedTenants: [] }
+      const [updated] = await tx<FlagRecord[]>`
+        update feature_flags
+        set description = ${wanted.description}, enabled = ${wanted.enabled}, internal_only = ${wanted.internal_only},
+            tenants = ${wanted.tenants}::uuid[], percentage = ${wanted.percentage}, updated_at = now()
+        where key = ${key}
+        returning key, description, enabled, internal_only, tenants, percentage, updated_at`
+      const auditedTenants = await this.audit(tx, 'updated', key, [...current.tenants, ...wanted.tenants], changes)
+      return { flag: updated as FlagRecord, action: 'updated' as const, changes, auditedTenants }
+    })
+    if (change.action !== null) await this.invalidation.publish('flags', key)
+    return change
+  }
+
+  /** One entry per existing named tenant, each written with that tenant set for row-level security. */
+  private async audit (tx: TransactionSql, action: 'created' | 'updated', key: string, tenantIds: string[], changes: FieldChanges): Promise<string[]> {
+    if (tenantIds.length === 0) return []
+    const tenants = await tx<Array<{ id: string }>>`select id from tenants where id = any(${[...new Set(tenantIds)]}::uuid[]) order by id`
+    for (const { id } of tenants) {
+      await tx`select set_config('app.tenant_id', ${id}, true)`
+      await recordAudit(tx, { tenantId: id, action, objectType: 'feature_flag', objectId: key, changes })
+    }
+    await tx`select set_config('app.tenant_id', '', true)`
+    return tenants.map(tenant => tenant.id)
+  }
+}
