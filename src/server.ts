@@ -2,8 +2,11 @@ import type { FastifyInstance } from 'fastify'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { buildApp } from './app.ts'
 import { ensureDatabase, migrate, requireOwnerUrl } from './db/migrate.ts'
-import { createLogger } from './logger.ts'
-import { installGracefulShutdown } from './shutdown.ts'
+import { createLogger, type Logger } from './logger.ts'
+import { DEMO_PASSWORD, demoEmail, seed } from './seed.ts'
+import { installGracefulShutdown, type Closable } from './shutdown.ts'
+import { domainJobs } from './jobs/catalog.ts'
+import { startWorker } from './worker.ts'
 
 /**
  * Entry point for every role: ROLE=api serves HTTP, ROLE=worker runs jobs, ROLE=all (development)
@@ -36,11 +39,41 @@ async function main (): Promise<void> {
   let app: FastifyInstance | undefined
   if (config.ROLE === 'api' || config.ROLE === 'all') {
     app = await buildApp(config)
+    if (development || config.SEED_ON_START) await seedDemoTenant(app, log)
     const address = await app.listen({ host: config.HOST, port: config.PORT })
-    log.info(`Atrium API listening on ${address} (try: curl -s ${address}/readyz)`)
+    log.info(`Atrium API listening on ${address}`)
+    if (development) process.stdout.write(tryIt(address))
   }
 
-  installGracefulShutdown(config, log, app)
+  const others: Closable[] = []
+  if (config.ROLE === 'worker' || config.ROLE === 'all') {
+    others.push(await startWorker(config, log, { registry: domainJobs() }))
+  }
+
+  installGracefulShutdown(config, log, app, others)
+}
+
+/** A fresh database gets the demo tenant `acme` with a few articles, so there is something to try. */
+async function seedDemoTenant (app: FastifyInstance, log: Logger): Promise<void> {
+  const [existing] = await app.db.read('demo tenant', null, sql => sql`select 1 from tenants where slug = 'acme'`)
+  if (existing !== undefined) return
+  log.info('seeding the demo tenant acme (npm run seed makes more)')
+  await seed(app.db, { tenants: ['acme'], articlesPerTenant: 50, progress: m => log.info(`seed: ${m}`) })
+}
+
+function tryIt (address: string): string {
+  const login = JSON.stringify({ email: demoEmail('owner', 'acme'), password: DEMO_PASSWORD, tenant: 'acme' })
+  return `
+Atrium is up on ${address}. Try it:
+
+  TOKEN=$(curl -s -X POST ${address}/v1/auth/login -H 'content-type: application/json' \\
+    -d '${login}' | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).access_token')
+  curl -s "${address}/v1/articles?limit=3" -H "Authorization: Bearer $TOKEN"
+
+Demo users: owner@acme.example, admin@acme.example, editor@acme.example, viewer@acme.example (password ${DEMO_PASSWORD}).
+API docs: ${address}/docs   Readiness: ${address}/readyz
+
+`
 }
 
 await main()

@@ -1,0 +1,112 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq'
+import type { Config } from './config.ts'
+import { runWithContext, type RequestContext } from './context.ts'
+import { createSql } from './db/client.ts'
+import { Database } from './db/database.ts'
+import type { Logger } from './logger.ts'
+import { createRedis, type Redis } from './redis.ts'
+import { jitterBackoffStrategy } from './jobs/backoff.ts'
+import type { JobData } from './jobs/job-data.ts'
+import { OutageLog } from './jobs/outage-log.ts'
+import { bullPrefix, JobQueues, type QueueCounts, type QueueName } from './jobs/queues.ts'
+import type { JobRegistry } from './jobs/registry.ts'
+import { OutboxRelay, type RelayOptions } from './jobs/relay.ts'
+
+export type WorkerConfig = Pick<Config,
+  'DATABASE_URL' | 'DATABASE_POOL_MAX' | 'SLOW_QUERY_MS' | 'LOCK_TIMEOUT_MS' | 'DATABASE_STATEMENT_TIMEOUT_MS' |
+  'REDIS_URL' | 'REDIS_PREFIX' | 'WORKER_CONCURRENCY'>
+
+export interface WorkerDeps {
+  /** the job types this worker runs; it processes the queues they name */
+  registry: JobRegistry
+  /** the random source of the retry jitter */
+  random?: () => number
+  relay?: Pick<RelayOptions, 'pollIntervalMs' | 'batchSize' | 'redisTimeoutMs' | 'retentionDays'>
+}
+
+export interface RunningWorker {
+  /** waiting, active, delayed and failed jobs per queue, for /metrics; rejects while Redis is away */
+  queueCounts: () => Promise<Record<QueueName, QueueCounts>>
+  /** stops taking jobs, lets running ones finish, stops the relay, closes connections */
+  close: () => Promise<void>
+}
+
+function watch (redis: Redis, outages: OutageLog): void {
+  redis.on('error', (error: Error) => outages.failed(error))
+  redis.on('ready', () => outages.recovered())
+}
+
+/**
+ * The worker role: the outbox relay and one BullMQ Worker per queue that has job types, on its own
+ * PostgreSQL pool and Redis connections. Each job runs in the context of the request that enqueued it.
+ */
+export async function startWorker (config: WorkerConfig, log: Logger, deps: WorkerDeps): Promise<RunningWorker> {
+  const sql = createSql(config.DATABASE_URL, { max: config.DATABASE_POOL_MAX, applicationName: 'atrium-worker' })
+  const db = new Database(sql, {
+    log,
+    slowQueryMs: config.SLOW_QUERY_MS,
+    lockTimeoutMs: config.LOCK_TIMEOUT_MS,
+    defaultBudgetMs: config.DATABASE_STATEMENT_TIMEOUT_MS
+  })
+  // fails fast while Redis is away: the relay leaves its rows and tries again on the next poll
+  const commands = createRedis(config.REDIS_URL, { connectionName: 'atrium-worker' })
+  // BullMQ's workers wait through an outage instead (their blocking connection is a duplicate)
+  const consumer = createRedis(config.REDIS_URL, { connectionName: 'atrium-worker-jobs', maxRetriesPerRequest: null, offlineQueue: true })
+  const outages = new OutageLog(log, 'worker redis')
+  watch(commands, outages)
+  watch(consumer, outages)
+
+  const prefix = bullPrefix(config)
+  const queues = new JobQueues(commands, prefix)
+  const { registry } = deps
+
+  async function runJob (job: Job<JobData, void, string>): Promise<void> {
+    const type = registry.get(job.name)
+    if (type === undefined) throw new UnrecoverableError(`no handler is registered for job ${job.name}`)
+    const { payload, requestId, tenantId } = job.data
+    const context: RequestContext = { requestId: requestId ?? `job-${job.id ?? ''}`, route: `job:${job.name}` }
+    if (tenantId !== null) context.tenantId = tenantId
+    await runWithContext(context, async () => {
+      const attempt = job.attemptsMade + 1
+      try {
+        await type.handler(payload, { db, redis: commands, log, jobId: job.id ?? '', attempt })
+      } catch (error) {
+        const final = error instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? 1)
+        const fields = { err: error, job: job.name, job_id: job.id, attempt }
+        if (final) log.error(fields, 'job failed for good')
+        else log.warn(fields, 'job failed; it will be retried')
+        throw error
+      }
+    })
+  }
+
+  const backoffStrategy = jitterBackoffStrategy(name => registry.retryPolicy(name), deps.random)
+  const workers = registry.queues().map(queue => {
+    const worker = new Worker<JobData, void, string>(queue, runJob, {
+      connection: consumer,
+      prefix,
+      concurrency: config.WORKER_CONCURRENCY,
+      settings: { backoffStrategy }
+    })
+    worker.on('error', error => outages.failed(error))
+    return worker
+  })
+
+  const relay = new OutboxRelay({ db, sql, queues, retryPolicy: name => registry.retryPolicy(name), log, ...deps.relay })
+  await relay.start()
+  log.info({ queues: registry.queues(), concurrency: config.WORKER_CONCURRENCY }, 'worker started')
+
+  let closing: Promise<void> | undefined
+  async function close (): Promise<void> {
+    await Promise.all([relay.stop(), ...workers.map(worker => worker.close())])
+    await queues.close()
+    commands.disconnect()
+    consumer.disconnect()
+    await sql.end({ timeout: 5 })
+  }
+
+  return {
+    queueCounts: () => queues.counts(),
+    close: () => (closing ??= close())
+  }
+}

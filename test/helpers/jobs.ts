@@ -1,0 +1,104 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Config } from '../../src/config.ts'
+import { createSql, type Sql } from '../../src/db/client.ts'
+import { Database } from '../../src/db/database.ts'
+import { createLogger, type Logger } from '../../src/logger.ts'
+import { createRedis, type Redis } from '../../src/redis.ts'
+import { bullPrefix, JobQueues } from '../../src/jobs/queues.ts'
+import type { JobRegistry } from '../../src/jobs/registry.ts'
+import { startWorker, type RunningWorker, type WorkerDeps } from '../../src/worker.ts'
+import { logCollector, testConfig, type Teardown } from './app.ts'
+import type { TestDatabase } from './database.ts'
+
+export interface TestWorker {
+  worker: RunningWorker
+  config: Config
+  /** every line the worker logged, parsed */
+  logs: Array<Record<string, unknown>>
+  /** the queues seen from outside the worker, for inspecting jobs */
+  queues: JobQueues
+  close: () => Promise<void>
+}
+
+/** The queues under the config's prefix, seen from outside any worker; their keys are deleted when the test ends. */
+export function testQueues (t: Teardown, config: Config): { queues: JobQueues, close: () => Promise<void> } {
+  const inspector = createRedis(config.REDIS_URL, { connectionName: 'atrium-test-inspector' })
+  inspector.on('error', () => {})
+  const queues = new JobQueues(inspector, bullPrefix(config))
+  let closed: Promise<void> | undefined
+  const close = async (): Promise<void> => {
+    closed ??= (async () => {
+      await queues.close()
+      await deleteKeys(inspector, `${bullPrefix(config)}*`).catch(() => {})
+      inspector.disconnect()
+    })()
+    await closed
+  }
+  t.teardown(close)
+  return { queues, close }
+}
+
+/**
+ * A worker on the test's database and, unless a config says otherwise, a Redis prefix of its own;
+ * closed, and its BullMQ keys deleted, when the test ends.
+ */
+export async function startTestWorker (
+  t: Teardown,
+  db: TestDatabase,
+  registry: JobRegistry,
+  options: { env?: Record<string, string>, config?: Config, deps?: Omit<WorkerDeps, 'registry'> } = {}
+): Promise<TestWorker> {
+  const config = options.config ?? testConfig(db, options.env)
+  const { stream, logs } = logCollector()
+  const log = createLogger({ LOG_LEVEL: 'debug' }, stream)
+  const inspection = testQueues(t, config)
+  const worker = await startWorker(config, log, { ...options.deps, registry })
+  let closed: Promise<void> | undefined
+  const close = async (): Promise<void> => {
+    closed ??= (async () => {
+      await worker.close()
+      await inspection.close()
+    })()
+    await closed
+  }
+  t.teardown(close)
+  return { worker, config, logs, queues: inspection.queues, close }
+}
+
+async function deleteKeys (redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0'
+  for (let round = 0; round < 10_000; round++) {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500)
+    if (keys.length > 0) await redis.del(...keys)
+    cursor = next
+    if (cursor === '0') return
+  }
+}
+
+/** Polls until check() is truthy; throws naming what did not happen within timeoutMs. */
+export async function waitFor<T> (what: string, check: () => Promise<T> | T, timeoutMs = 10_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined && value !== null && value !== false) return value
+    if (Date.now() >= deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
+    await sleep(25)
+  }
+}
+
+/** The runtime role's Database, as a service would use it, closed when the test ends. */
+export function serviceDatabase (t: Teardown, db: TestDatabase, log: Logger = createLogger({ LOG_LEVEL: 'silent' })): { sql: Sql, database: Database } {
+  const sql = createSql(db.runtimeUrl, { max: 4 })
+  t.teardown(() => sql.end({ timeout: 5 }))
+  return { sql, database: new Database(sql, { log, slowQueryMs: 10_000, lockTimeoutMs: 2_000, defaultBudgetMs: 10_000 }) }
+}
+
+/** Runs DDL as the owner (tests' own tables), granting the runtime role what handlers need. */
+export async function asOwner (db: TestDatabase, statements: string): Promise<void> {
+  const owner = createSql(db.ownerUrl, { max: 1 })
+  try {
+    await owner.unsafe(statements).simple()
+  } finally {
+    await owner.end({ timeout: 5 })
+  }
+}
