@@ -4,8 +4,11 @@ import { ensureDatabase, migrate } from '../src/db/migrate.ts'
 export const BENCH_DATABASE = 'atrium_bench'
 const OWNER_URL = `postgres://postgres@127.0.0.1:5432/${BENCH_DATABASE}`
 const RUNTIME_URL = `postgres://atrium_app@127.0.0.1:5432/${BENCH_DATABASE}`
-/** any constant; held for the whole bench so two benches never share the machine or the database */
-const BENCH_LOCK_KEY = 4_711_2025
+/**
+ * Held for the whole bench so two benches never share the machine or the database; distinct from
+ * the test template lock (test/helpers/database.ts) so a bench never stalls the tests.
+ */
+const BENCH_LOCK_KEY = 4_711_2026
 
 export interface BenchDatabase {
   ownerUrl: string

@@ -1,5 +1,5 @@
 import autocannon from 'autocannon'
-import type { BenchContext, Scenario } from './types.ts'
+import type { BenchContext, HttpScenario } from './types.ts'
 
 let active: autocannon.Instance | undefined
 
@@ -8,7 +8,7 @@ export function stopLoad (): void {
   active?.stop()
 }
 
-function optionsFor (scenario: Scenario, context: BenchContext, url: string, connections: number, durationS: number): autocannon.Options {
+function optionsFor (scenario: HttpScenario, context: BenchContext, url: string, connections: number, durationS: number): autocannon.Options {
   const headers: Record<string, string> = { ...scenario.headers }
   let body: string | undefined
   if (scenario.body !== undefined) {
@@ -29,7 +29,7 @@ function optionsFor (scenario: Scenario, context: BenchContext, url: string, con
 }
 
 /** Drives the server with autocannon for durationS seconds and returns autocannon's result. */
-export function drive (scenario: Scenario, context: BenchContext, url: string, connections: number, durationS: number): Promise<autocannon.Result> {
+export function drive (scenario: HttpScenario, context: BenchContext, url: string, connections: number, durationS: number): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     active = autocannon(optionsFor(scenario, context, url, connections, durationS), (error, result) => {
       active = undefined

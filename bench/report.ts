@@ -18,6 +18,8 @@ export interface Report {
   environment: Environment
   loadAverageAtEnd: string
   settings: BenchSettings
+  /** what the reader must know (a baseline skipped), shown first */
+  notes: string[]
   results: RunResult[]
   summaries: ScenarioSummary[]
   ratios: RatioOutcome[]
@@ -39,21 +41,38 @@ export function markdownTable (headers: string[], rows: string[][]): string {
 export function runLine (result: RunResult): string {
   const problems = problemsOf(result)
   return `${integer(result.requestsPerSec)} req/s, p50 ${ms(result.latencyP50)} ms, p97.5 ${ms(result.latencyP97_5)} ms, ` +
-    `p99 ${ms(result.latencyP99)} ms, peak RSS ${megabytes(result.peakRssKb)} MB` +
+    `p99 ${ms(result.latencyP99)} ms, peak RSS ${result.peakRssKb === undefined ? 'n/a' : `${megabytes(result.peakRssKb)} MB`}` +
     (problems ? `\n!!! ${result.scenario}, round ${result.round}: ${problems}: THIS RUN IS NOT VALID` : '')
 }
 
-export function ratioTable (outcomes: RatioOutcome[]): string {
+/** The last row of the ratio table: issue 9's "errors and non-2xx during every run: 0". */
+function problemsRow (results: RunResult[]): string[] {
+  const invalid = results.filter(r => problemsOf(r) !== undefined).length
+  const count = results.reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx + r.warmupProblems, 0)
+  return [
+    'errors, timeouts and non-2xx, every run (warm-ups included)',
+    String(count),
+    `${invalid} of ${results.length} runs`,
+    String(results.length),
+    '= 0',
+    results.length === 0 ? 'not run' : invalid === 0 ? 'pass' : '**FAIL**'
+  ]
+}
+
+export function ratioTable (outcomes: RatioOutcome[], results: RunResult[]): string {
   return markdownTable(
     ['ratio', 'median', 'range', 'pairs', 'target', 'result'],
-    outcomes.map(o => [
-      o.ratio.name,
-      ratio(o.median),
-      o.pairs.length === 0 ? 'n/a' : `${ratio(o.min)}–${ratio(o.max)}`,
-      String(o.pairs.length),
-      `${o.ratio.direction} ${o.ratio.target}`,
-      o.pass === undefined ? 'not run' : o.pass ? 'pass' : '**FAIL**'
-    ])
+    [
+      ...outcomes.map(o => [
+        o.ratio.name,
+        ratio(o.median),
+        o.pairs.length === 0 ? 'n/a' : `${ratio(o.min)}–${ratio(o.max)}`,
+        String(o.pairs.length),
+        `${o.ratio.direction} ${o.ratio.target}`,
+        o.pass === undefined ? 'not run' : o.pass ? 'pass' : '**FAIL**'
+      ]),
+      problemsRow(results)
+    ]
   )
 }
 
@@ -118,12 +137,16 @@ export function resultsMarkdown (report: Report): string {
     ...(settings.only.length > 0 ? [`- only scenarios matching: ${settings.only.join(', ')}`] : []),
     `- total runtime: ${Math.round(report.totalSeconds)} s`,
     '',
+    ...(report.notes.length > 0 ? ['## Notes', '', ...report.notes.map(note => `- **${note}**`), ''] : []),
     ...(problems.length > 0
       ? ['## ⚠ Errors or non-2xx responses: the runs below are not valid', '', ...problems, '']
       : []),
     '## Ratios',
     '',
-    ratioTable(report.ratios),
+    'Every ratio is numerator ÷ denominator of req/s (or of peak RSS where it says so), taken within one round;',
+    'bench/README.md says exactly what each side runs.',
+    '',
+    ratioTable(report.ratios, report.results),
     '',
     '## Scenarios (median of the rounds; errors summed; highest peak RSS)',
     '',

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { stopCommands } from './command.ts'
 import { prepareBenchDatabase, type BenchDatabase } from './database.ts'
 import { badStatuses, drive, stopLoad } from './load.ts'
 import { resultsMarkdown, ratioTable, runLine, summaryTable, type Environment } from './report.ts'
@@ -11,7 +12,7 @@ import { ratios, scenarios } from './scenarios.ts'
 import { runningServers, startServer } from './server-process.ts'
 import { BenchError, loadSettings, type BenchSettings } from './settings.ts'
 import { problemsOf, ratioOutcome, summarize } from './stats.ts'
-import type { BenchContext, RunResult, Scenario } from './types.ts'
+import type { BenchContext, CommandScenario, HttpScenario, Measurement, RunResult, Scenario } from './types.ts'
 
 /** Server start and stop around each run, on top of warm-up and measurement; for the estimate only. */
 const OVERHEAD_PER_RUN_S = 2
@@ -29,6 +30,7 @@ async function abort (reason: string, code: number): Promise<void> {
   stopping = true
   process.stderr.write(`bench: ${reason}; stopping servers\n`)
   stopLoad()
+  stopCommands()
   await Promise.all(runningServers().map(server => server.stop()))
   process.stderr.write(`bench: stopped after ${Math.round(elapsedSeconds())} s\n`)
   process.exit(code)
@@ -38,15 +40,29 @@ function abortSoon (reason: string, code: number): void {
   abort(reason, code).catch(() => process.exit(code))
 }
 
-function selectScenarios (settings: BenchSettings): Scenario[] {
+/**
+ * The scenarios BENCH_ONLY names, minus those that cannot run on this machine (a missing tool):
+ * those are skipped with a note, printed now and written to RESULTS.md, never silently.
+ */
+function selectScenarios (settings: BenchSettings, notes: string[]): Scenario[] {
   const names = scenarios.map(s => s.name)
   const duplicate = names.find((name, i) => names.indexOf(name) !== i)
   if (duplicate !== undefined) throw new BenchError(`two scenarios are named '${duplicate}'`)
-  const selected = settings.only.length === 0
+  const matching = settings.only.length === 0
     ? scenarios
     : scenarios.filter(s => settings.only.some(part => s.name.includes(part)))
-  if (selected.length === 0) throw new BenchError(`BENCH_ONLY matches no scenario (scenarios: ${names.join('; ')})`)
-  for (const script of new Set(selected.map(s => s.server.script))) {
+  if (matching.length === 0) throw new BenchError(`BENCH_ONLY matches no scenario (scenarios: ${names.join('; ')})`)
+  const selected = matching.filter(scenario => {
+    const unavailable = scenario.kind === 'command' ? scenario.unavailable?.() : undefined
+    if (unavailable !== undefined) {
+      notes.push(`SKIPPED: ${scenario.name}: ${unavailable}; the ratios that need it are "not run"`)
+      process.stderr.write(`\nbench: !!! SKIPPED ${scenario.name}: ${unavailable}\n\n`)
+    }
+    return unavailable === undefined
+  })
+  if (selected.length === 0) throw new BenchError('no selected scenario can run on this machine')
+  const scripts = selected.flatMap(s => s.kind === 'command' ? [] : [s.server.script])
+  for (const script of new Set(scripts)) {
     if (!existsSync(join(repoRoot, script))) {
       throw new BenchError(`${script} is missing: \`npm run bench\` builds it (npm run build, then tsc -p bench/tsconfig.json)`)
     }
@@ -82,7 +98,21 @@ function environment (postgres: string): Environment {
   }
 }
 
+/** A scenario that measures itself (pgbench): no server, no autocannon. */
+async function measureCommand (scenario: CommandScenario, context: BenchContext, settings: BenchSettings): Promise<Measurement> {
+  say(`  command; ${settings.warmupS > 0 ? `${settings.warmupS} s warm-up, then ` : ''}${settings.durationS} s measured`)
+  return scenario.measure(context, { durationS: settings.durationS, warmupS: settings.warmupS, scratchDir })
+}
+
 async function runOnce (scenario: Scenario, round: number, context: BenchContext, settings: BenchSettings): Promise<RunResult> {
+  const measurement = scenario.kind === 'command'
+    ? await measureCommand(scenario, context, settings)
+    : await measureServer(scenario, context, settings)
+  return { scenario: scenario.name, round, ...measurement }
+}
+
+/** A fresh server process for the run, loaded by autocannon: warm-up, then the measured run. */
+async function measureServer (scenario: HttpScenario, context: BenchContext, settings: BenchSettings): Promise<Measurement> {
   const logPath = join(scratchDir, `${scenario.server.name}.log`)
   const server = await startServer(repoRoot, scenario.server, context, logPath)
   try {
@@ -98,8 +128,6 @@ async function runOnce (scenario: Scenario, round: number, context: BenchContext
     const peakRssKb = server.peakRssKb()
     if (server.exited()) throw new BenchError(`the ${scenario.server.name} server died during the run:\n${server.stderrTail()}`)
     return {
-      scenario: scenario.name,
-      round,
       requestsPerSec: result.requests.average,
       totalRequests: result.requests.total,
       latencyP50: result.latency.p50,
@@ -121,7 +149,8 @@ async function runOnce (scenario: Scenario, round: number, context: BenchContext
 
 async function main (): Promise<number> {
   const settings = loadSettings()
-  const selected = selectScenarios(settings)
+  const notes: string[] = []
+  const selected = selectScenarios(settings, notes)
   const runs = selected.length * settings.pairs
   const estimateS = runs * (settings.warmupS + settings.durationS + OVERHEAD_PER_RUN_S)
   // a hang anywhere ends the bench instead of holding the machine
@@ -140,10 +169,11 @@ async function main (): Promise<number> {
       redisPrefix: 'atrium-bench:',
       secrets: { jwt: randomBytes(32).toString('hex'), paymentsWebhook: randomBytes(24).toString('hex') }
     }
-    for (const scenario of selected) {
-      if (scenario.setup === undefined) continue
-      say(`setup: ${scenario.name}`)
-      await scenario.setup(context)
+    // scenarios often share one setup (the seeding): each distinct setup runs once
+    for (const setup of new Set(selected.map(s => s.setup))) {
+      if (setup === undefined) continue
+      say(`setup for: ${selected.filter(s => s.setup === setup).map(s => s.name).join('; ')}`)
+      await setup(context, message => say(`  ${message}`))
     }
 
     const measuredEnvironment = environment(database.serverVersion)
@@ -162,6 +192,7 @@ async function main (): Promise<number> {
       environment: measuredEnvironment,
       loadAverageAtEnd: loadAverage(),
       settings,
+      notes,
       results,
       summaries: selected.map(s => summarize(s, results)),
       ratios: ratios.map(r => ratioOutcome(r, results)),
@@ -169,7 +200,8 @@ async function main (): Promise<number> {
     }
     const resultsPath = join(repoRoot, 'bench', 'RESULTS.md')
     writeFileSync(resultsPath, resultsMarkdown(report))
-    process.stdout.write(`\n${summaryTable(report.summaries)}\n\n${ratioTable(report.ratios)}\n\n`)
+    process.stdout.write(`\n${summaryTable(report.summaries)}\n\n${ratioTable(report.ratios, results)}\n\n`)
+    for (const note of notes) process.stdout.write(`!!! ${note}\n`)
     const invalid = results.filter(r => problemsOf(r) !== undefined)
     if (invalid.length > 0) {
       process.stdout.write(`!!! ${invalid.length} of ${runs} runs had errors or non-2xx responses: their figures are not valid (see ${resultsPath})\n`)

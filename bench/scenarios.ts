@@ -1,4 +1,8 @@
+import { prepareFixtures } from './fixtures.ts'
+import { pgbenchArticleById } from './pgbench.ts'
+import { articleByIdAsMembers, asEveryUser, bareArticleById, bareListOfEveryTenant, createArticleAsWriters } from './requests.ts'
 import type { Ratio, Scenario, ServerSpec } from './types.ts'
+import { signedWebhookDeliveries } from './webhooks.ts'
 
 /**
  * Servers, scenarios and ratios: the whole suite as data. A new measurement is a Scenario here
@@ -9,6 +13,27 @@ export const bare: ServerSpec = {
   name: 'bare',
   script: 'dist/bench/servers/bare.js',
   env: () => ({ NODE_ENV: 'production' })
+}
+
+/** bare.ts with its postgres.js routes, as the owner role (no row-level security) */
+export const barePostgres: ServerSpec = {
+  name: 'bare-postgres',
+  script: 'dist/bench/servers/bare.js',
+  env: context => ({ NODE_ENV: 'production', BARE_DATABASE_URL: context.ownerUrl })
+}
+
+/** bare Fastify with Atrium's logger and Fastify's default request logging (servers/logged.ts) */
+export const loggedDefault: ServerSpec = {
+  name: 'logged-default',
+  script: 'dist/bench/servers/logged.js',
+  env: () => ({ NODE_ENV: 'production', BENCH_TRACING: 'off' })
+}
+
+/** the same with buildApp's access log and plugins/tracing.ts */
+export const loggedTraced: ServerSpec = {
+  name: 'logged-traced',
+  script: 'dist/bench/servers/logged.js',
+  env: () => ({ NODE_ENV: 'production', BENCH_TRACING: 'on' })
 }
 
 export const atrium: ServerSpec = {
@@ -26,26 +51,66 @@ export const atrium: ServerSpec = {
   })
 }
 
-const bareHello: Scenario = { name: 'bare GET /hello', server: bare, path: '/hello' }
-const atriumHealthz: Scenario = { name: 'atrium GET /healthz', server: atrium, path: '/healthz' }
+// Every atrium scenario but the public probe sends a tenant-bound token of one of 100 members
+// (10 tenants, bench/fixtures.ts), one per request from the pool.
+const seeded = { setup: prepareFixtures }
+
+export const bareHello: Scenario = { name: 'bare GET /hello', server: bare, path: '/hello' }
+export const atriumFeatures: Scenario = { name: 'atrium GET /v1/features', server: atrium, path: '/v1/features', requests: asEveryUser('/v1/features'), ...seeded }
+
+export const bareArticle: Scenario = { name: 'bare pg GET /articles/:id', server: barePostgres, path: '/articles', requests: bareArticleById, ...seeded }
+export const atriumArticle: Scenario = { name: 'atrium GET /v1/articles/:id', server: atrium, path: '/v1/articles', requests: articleByIdAsMembers, ...seeded }
+export const pgbenchArticle: Scenario = pgbenchArticleById
+
+export const bareList: Scenario = { name: 'bare pg GET /articles?limit=20', server: barePostgres, path: '/articles', requests: bareListOfEveryTenant, ...seeded }
+export const atriumList: Scenario = { name: 'atrium GET /v1/articles?limit=20', server: atrium, path: '/v1/articles', requests: asEveryUser('/v1/articles?limit=20'), ...seeded }
+
+export const atriumCreate: Scenario = { name: 'atrium POST /v1/articles', server: atrium, method: 'POST', path: '/v1/articles', requests: createArticleAsWriters, ...seeded }
+
+// public and signed: verify, parse, validate, record the event and its job in one statement
+export const atriumWebhook: Scenario = { name: 'atrium POST /v1/webhooks/payments', server: atrium, method: 'POST', path: '/v1/webhooks/payments', requests: signedWebhookDeliveries, ...seeded }
+
+// bench-only probe routes (bench/servers/probes.ts): the same no-op behind more and more checks
+export const publicNoop: Scenario = { name: 'atrium GET /bench/public-noop', server: atrium, path: '/bench/public-noop' }
+export const tenantNoop: Scenario = { name: 'atrium GET /bench/tenant-noop', server: atrium, path: '/bench/tenant-noop', requests: asEveryUser('/bench/tenant-noop'), ...seeded }
+export const guardedNoop: Scenario = { name: 'atrium GET /bench/guarded-noop', server: atrium, path: '/bench/guarded-noop', requests: asEveryUser('/bench/guarded-noop'), ...seeded }
+
+export const loggedHello: Scenario = { name: 'logged GET /hello (default request logging)', server: loggedDefault, path: '/hello' }
+export const tracedHello: Scenario = { name: 'traced GET /hello (tracing plugin + access log)', server: loggedTraced, path: '/hello' }
 
 /** Run in this order in every round: a baseline before the scenarios measured against it. */
-export const scenarios: Scenario[] = [bareHello, atriumHealthz]
+export const scenarios: Scenario[] = [
+  bareHello,
+  atriumFeatures,
+  bareArticle,
+  atriumArticle,
+  pgbenchArticle,
+  bareList,
+  atriumList,
+  atriumCreate,
+  atriumWebhook,
+  publicNoop,
+  tenantNoop,
+  guardedNoop,
+  loggedHello,
+  tracedHello
+]
 
 export const ratios: Ratio[] = [
+  { name: 'authenticated no-query route (GET /v1/features) ÷ bare hello', numerator: atriumFeatures, denominator: bareHello, target: 0.7, direction: '>=' },
+  { name: 'GET /v1/articles/:id ÷ bare Fastify+postgres.js article', numerator: atriumArticle, denominator: bareArticle, target: 0.75, direction: '>=' },
+  { name: 'GET /v1/articles?limit=20 ÷ bare Fastify+postgres.js list', numerator: atriumList, denominator: bareList, target: 0.75, direction: '>=' },
+  { name: 'GET /v1/articles/:id ÷ pgbench same query (tps)', numerator: atriumArticle, denominator: pgbenchArticle, target: 0.25, direction: '>=' },
+  { name: 'webhook ingestion ÷ GET /v1/articles/:id', numerator: atriumWebhook, denominator: atriumArticle, target: 0.5, direction: '>=' },
   {
-    name: 'atrium /healthz ÷ bare /hello',
-    numerator: atriumHealthz,
-    denominator: bareHello,
-    target: 0.7,
-    direction: '>='
-  },
-  {
-    name: 'atrium peak RSS (/healthz) ÷ bare peak RSS (/hello)',
-    numerator: atriumHealthz,
-    denominator: bareHello,
+    name: 'peak RSS under load: atrium GET /v1/articles/:id ÷ bare pg GET /articles/:id',
+    numerator: atriumArticle,
+    denominator: bareArticle,
     metric: 'peakRssKb',
     target: 1.5,
     direction: '<='
-  }
+  },
+  { name: 'issue 4: authenticated tenant-scoped no-query ÷ same route unauthenticated', numerator: tenantNoop, denominator: publicNoop, target: 0.85, direction: '>=' },
+  { name: 'issue 5: permission + flag checks (guarded ÷ tenant no-query)', numerator: guardedNoop, denominator: tenantNoop, target: 0.97, direction: '>=' },
+  { name: 'issue 3: tracing plugin + access log ÷ default request logging', numerator: tracedHello, denominator: loggedHello, target: 0.95, direction: '>=' }
 ]

@@ -23,10 +23,19 @@ export interface ServerSpec {
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
-/** One HTTP load: a server and the requests autocannon sends it. */
-export interface Scenario {
+interface ScenarioBase {
   /** unique; names the scenario in progress lines and RESULTS.md */
   name: string
+  /**
+   * Runs once, after the bench database is migrated and before any server starts (e.g. seeding);
+   * log prints a progress line.
+   */
+  setup?: (context: BenchContext, log: (message: string) => void) => Promise<void>
+}
+
+/** One HTTP load: a server and the requests autocannon sends it. */
+export interface HttpScenario extends ScenarioBase {
+  kind?: 'http'
   server: ServerSpec
   method?: HttpMethod
   path: string
@@ -36,12 +45,31 @@ export interface Scenario {
   /**
    * Requests that vary (a JWT or an id per request): autocannon cycles through them on every
    * connection; a request's setupRequest may rewrite it each time it is sent. Fields they leave
-   * out fall back to method, path, headers and body above.
+   * out fall back to method, path, headers and body above. Called for every run (warm-up included).
    */
   requests?: (context: BenchContext) => autocannon.Request[]
-  /** runs once, after the bench database is migrated and before any server starts (e.g. seeding) */
-  setup?: (context: BenchContext) => Promise<void>
 }
+
+/** What a command run measured: a RunResult without the labels the harness adds. */
+export type Measurement = Omit<RunResult, 'scenario' | 'round'>
+
+export interface CommandRun {
+  durationS: number
+  warmupS: number
+  /** bench/.tmp: scripts and logs of the run go here (the harness empties nothing in it; clean up) */
+  scratchDir: string
+}
+
+/** A load that is not a server driven by autocannon (pgbench): it measures itself. */
+export interface CommandScenario extends ScenarioBase {
+  kind: 'command'
+  /** why it cannot run on this machine (a tool is missing): the bench then skips it and says so */
+  unavailable?: () => string | undefined
+  /** warms up for run.warmupS, then measures run.durationS */
+  measure: (context: BenchContext, run: CommandRun) => Promise<Measurement>
+}
+
+export type Scenario = HttpScenario | CommandScenario
 
 export type RatioMetric = 'requestsPerSec' | 'peakRssKb'
 
@@ -70,7 +98,7 @@ export interface RunResult {
   non2xx: number
   /** status code → count, for the codes that were not 2xx */
   badStatuses: Record<string, number>
-  /** VmHWM of the server process at the end of the run (it was started for this run); undefined off Linux */
+  /** VmHWM of the server process at the end of the run (it was started for this run); undefined off Linux or without a server */
   peakRssKb: number | undefined
   /** what the server wrote to stdout (its logs) during the run */
   logBytes: number

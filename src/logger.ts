@@ -26,9 +26,7 @@ export const redactedPaths = [
 ]
 
 /**
- * One logger for the process, writing to stdout asynchronously: under load, lines written while a
- * write is in flight go out together in the next one, instead of one syscall per line. pino flushes
- * what is pending when the process exits. Its mixin adds the request (or job) context to every line written
+ * One logger for the process, writing to a buffered stdout (see bufferedStdout). Its mixin adds the request (or job) context to every line written
  * while that work runs, from any depth, so no child logger is made per request.
  */
 export function createLogger (config: Pick<Config, 'LOG_LEVEL'>, destination?: DestinationStream): Logger {
@@ -48,5 +46,18 @@ export function createLogger (config: Pick<Config, 'LOG_LEVEL'>, destination?: D
         user_id: context.userId
       }
     }
-  }, destination ?? pino.destination({ dest: 1, sync: false }))
+  }, destination ?? bufferedStdout())
+}
+
+const FLUSH_EVERY_MS = 500
+
+/**
+ * stdout, written in chunks of at least 4 KiB or every half second, whichever comes first: under
+ * load many lines leave in one write instead of one syscall each (profiled at 6% of a no-query
+ * request). pino flushes what is pending when the process exits.
+ */
+function bufferedStdout (): DestinationStream {
+  const stream = pino.destination({ dest: 1, sync: false, minLength: 4096 })
+  setInterval(() => { stream.flush() }, FLUSH_EVERY_MS).unref()
+  return stream
 }

@@ -1,9 +1,14 @@
 import Fastify, { type FastifyPluginAsync } from 'fastify'
+import { createSql } from '../../src/db/client.ts'
+import { page } from '../../src/pagination.ts'
+import { ArticleEnvelope, ArticleList, type Article } from '../../src/schemas/article.ts'
 import { serveForBench } from './serve.ts'
 
 /**
  * The baseline: the same Fastify as Atrium, logger off, no plugins. Each route answers with a
  * response schema, as Atrium's routes do, so both serialize through fast-json-stringify.
+ * With BARE_DATABASE_URL set (the owner role: no row-level security), it also serves the articles
+ * routes as plain postgres.js queries: no auth, no tenant resolution, no transaction.
  */
 const helloRoute: FastifyPluginAsync = async (app) => {
   app.get('/hello', {
@@ -15,8 +20,76 @@ const helloRoute: FastifyPluginAsync = async (app) => {
   }, async () => ({ hello: 'world' }))
 }
 
+/** The columns and join of article_get and article_list (migrations/0005_articles.sql). */
+interface ArticleRow {
+  id: string
+  title: string
+  body: string
+  status: Article['status']
+  tags: string[]
+  author_id: string
+  author_name: string
+  publish_at: Date | null
+  published_at: Date | null
+  created_at: Date
+  updated_at: Date
+}
+
+const toArticle = (row: ArticleRow): Article => ({
+  id: row.id,
+  title: row.title,
+  body: row.body,
+  status: row.status,
+  tags: row.tags,
+  author: { id: row.author_id, name: row.author_name },
+  publish_at: row.publish_at,
+  published_at: row.published_at,
+  created_at: row.created_at,
+  updated_at: row.updated_at
+})
+
+const MAX_LIMIT = 100
+
+function articlesRoutes (databaseUrl: string): FastifyPluginAsync {
+  return async (app) => {
+    // the pool Atrium gets by default (DATABASE_POOL_MAX), with the same driver settings
+    const sql = createSql(databaseUrl, { max: 10, applicationName: 'atrium-bench-bare' })
+    app.addHook('onClose', async () => { await sql.end({ timeout: 5 }) })
+    const tenantOf = (headers: Record<string, unknown>): string => String(headers['x-tenant-id'])
+
+    app.get<{ Params: { id: string } }>('/articles/:id', {
+      schema: { response: { 200: ArticleEnvelope } }
+    }, async (request, reply) => {
+      const [row] = await sql<ArticleRow[]>`
+        select a.id, a.title, a.body, a.status, a.tags, a.author_id, u.name as author_name,
+               a.publish_at, a.published_at, a.created_at, a.updated_at
+        from articles a join users u on u.id = a.author_id
+        where a.tenant_id = ${tenantOf(request.headers)} and a.id = ${request.params.id}`
+      if (row === undefined) return reply.code(404).send()
+      return { article: toArticle(row) }
+    })
+
+    app.get<{ Querystring: { limit?: string } }>('/articles', {
+      schema: { response: { 200: ArticleList } }
+    }, async (request) => {
+      const limit = Math.min(MAX_LIMIT, Math.max(1, Number(request.query.limit ?? 20) || 20))
+      const rows = await sql<ArticleRow[]>`
+        select a.id, a.title, a.body, a.status, a.tags, a.author_id, u.name as author_name,
+               a.publish_at, a.published_at, a.created_at, a.updated_at
+        from articles a join users u on u.id = a.author_id
+        where a.tenant_id = ${tenantOf(request.headers)}
+        order by a.created_at desc, a.id desc
+        limit ${limit + 1}`
+      const result = page(rows, limit, row => [row.created_at.toISOString(), row.id])
+      return { data: result.data.map(toArticle), next_cursor: result.next_cursor }
+    })
+  }
+}
+
 /** Every bare route; a baseline for a new Atrium route is one more plugin here. */
 const routes: FastifyPluginAsync[] = [helloRoute]
+const databaseUrl = process.env.BARE_DATABASE_URL
+if (databaseUrl !== undefined && databaseUrl !== '') routes.push(articlesRoutes(databaseUrl))
 
 const app = Fastify({ logger: false })
 for (const route of routes) await app.register(route)

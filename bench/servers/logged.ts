@@ -1,0 +1,36 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import tracing, { AccessLog, requestIdOf } from '../../plugins/tracing.ts'
+import { createLogger } from '../../src/logger.ts'
+import { serveForBench } from './serve.ts'
+
+/**
+ * Bare Fastify with Atrium's logger (src/logger.ts at LOG_LEVEL info, to stdout), serving /hello,
+ * in two variants that isolate what the tracing plugin costs (issue 3):
+ * - BENCH_TRACING=off: Fastify's default request logging (a child logger per request, the
+ *   "incoming request" and "request completed" lines);
+ * - BENCH_TRACING=on: exactly buildApp's logging setup (one process logger, AccessLog's single
+ *   line per request, genReqId from X-Request-Id) plus plugins/tracing.ts (request context in
+ *   AsyncLocalStorage, X-Request-Id and X-Route headers).
+ */
+const tracingOn = process.env.BENCH_TRACING === 'on'
+const logger = createLogger({ LOG_LEVEL: 'info' }) as FastifyBaseLogger
+
+const app: FastifyInstance = tracingOn
+  ? Fastify({
+    loggerInstance: logger,
+    childLoggerFactory: parent => parent,
+    logController: new AccessLog(),
+    genReqId: requestIdOf,
+    requestIdHeader: false
+  })
+  : Fastify({ loggerInstance: logger })
+
+if (tracingOn) await app.register(tracing)
+app.get('/hello', {
+  schema: {
+    response: {
+      200: { type: 'object', properties: { hello: { type: 'string' } }, required: ['hello'] }
+    }
+  }
+}, async () => ({ hello: 'world' }))
+await serveForBench(app)
