@@ -1,11 +1,15 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { ArticlesService } from '../src/services/articles.ts'
+import { BillingService } from '../src/services/billing.ts'
 import { MembersService } from '../src/services/members.ts'
+import { PrivacyService } from '../src/services/privacy.ts'
 
 export interface Services {
   articles: ArticlesService
+  billing: BillingService
   members: MembersService
+  privacy: PrivacyService
 }
 
 declare module 'fastify' {
@@ -19,7 +23,9 @@ declare module 'fastify' {
 async function servicesPlugin (app: FastifyInstance): Promise<void> {
   app.decorate('services', {
     articles: new ArticlesService(app.db),
-    members: new MembersService(app.db, app.invalidation)
+    billing: new BillingService(app.db),
+    members: new MembersService(app.db, app.invalidation),
+    privacy: new PrivacyService(app.db)
   })
 }
 

@@ -75,6 +75,7 @@ export const ConfigSchema = Type.Object({
   METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: '0: /metrics on the API port' }),
   CORS_ORIGINS: Type.String({ default: '', description: 'comma-separated allowed origins; empty: CORS off' }),
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  LAST_SEEN_FLUSH_MS: Milliseconds(60_000, 'how often the worker moves last-seen times from Redis to users.last_seen_at'),
   MIGRATE_ON_START: Type.Boolean({ default: false, description: 'run migrations before serving (always on in development)' }),
   SEED_ON_START: Type.Boolean({ default: false, description: 'seed a demo tenant on an empty database (always on in development)' })
 })

@@ -47,7 +47,7 @@ async function main (): Promise<void> {
 
   const others: Closable[] = []
   if (config.ROLE === 'worker' || config.ROLE === 'all') {
-    others.push(await startWorker(config, log, { registry: domainJobs() }))
+    others.push(await startWorker(config, log, { registry: domainJobs(config) }))
   }
 
   installGracefulShutdown(config, log, app, others)

@@ -11,6 +11,7 @@ import { OutageLog } from './jobs/outage-log.ts'
 import { bullPrefix, JobQueues, type QueueCounts, type QueueName } from './jobs/queues.ts'
 import type { JobRegistry } from './jobs/registry.ts'
 import { OutboxRelay, type RelayOptions } from './jobs/relay.ts'
+import { keepSchedules } from './jobs/schedules.ts'
 
 export type WorkerConfig = Pick<Config,
   'DATABASE_URL' | 'DATABASE_POOL_MAX' | 'SLOW_QUERY_MS' | 'LOCK_TIMEOUT_MS' | 'DATABASE_STATEMENT_TIMEOUT_MS' |
@@ -94,11 +95,12 @@ export async function startWorker (config: WorkerConfig, log: Logger, deps: Work
 
   const relay = new OutboxRelay({ db, sql, queues, retryPolicy: name => registry.retryPolicy(name), log, ...deps.relay })
   await relay.start()
+  const schedules = keepSchedules(queues, registry, log)
   log.info({ queues: registry.queues(), concurrency: config.WORKER_CONCURRENCY }, 'worker started')
 
   let closing: Promise<void> | undefined
   async function close (): Promise<void> {
-    await Promise.all([relay.stop(), ...workers.map(worker => worker.close())])
+    await Promise.all([relay.stop(), schedules.stop(), ...workers.map(worker => worker.close())])
     await queues.close()
     commands.disconnect()
     consumer.disconnect()

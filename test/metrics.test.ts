@@ -1,6 +1,9 @@
 import t from 'tap'
+import { queueNames } from '../src/jobs/queues.ts'
 import { buildTestApp } from './helpers/app.ts'
+import { testQueues } from './helpers/jobs.ts'
 import { freeLoopbackPort, httpGet } from './helpers/nginx.ts'
+import { startPrivateRedis } from './helpers/redis-server.ts'
 
 type Labels = Record<string, string>
 
@@ -96,4 +99,49 @@ t.test('with METRICS_PORT, /metrics is served on that port only', async tt => {
 
   await app.close()
   await tt.rejects(httpGet(`http://127.0.0.1:${port}/metrics`), { code: 'ECONNREFUSED' }, 'the metrics port closes with the app')
+})
+
+const queueStates = ['waiting', 'active', 'delayed', 'failed']
+
+t.test('queue depths per queue and state, read from Redis when scraped', async tt => {
+  const { app, config } = await buildTestApp(tt)
+  const { queues } = testQueues(tt, config)
+  const scrape = async () => (await app.inject({ method: 'GET', url: '/metrics' })).body
+
+  const before = await scrape()
+  tt.match(before, /^# TYPE atrium_job_queue_jobs gauge$/m)
+  for (const queue of queueNames) {
+    for (const state of queueStates) tt.equal(sampleValue(before, 'atrium_job_queue_jobs', { queue, state }), 0, `${queue} ${state}: 0`)
+  }
+
+  const data = { outboxId: '1', payload: {}, requestId: null, tenantId: null }
+  await queues.get('publishing').add('probe.later', data, { jobId: 'probe-delayed', delay: 60_000 })
+  await queues.get('mail').add('probe.now', data, { jobId: 'probe-waiting' })
+  const after = await scrape()
+  tt.equal(sampleValue(after, 'atrium_job_queue_jobs', { queue: 'publishing', state: 'delayed' }), 1, 'the delayed job is counted')
+  tt.equal(sampleValue(after, 'atrium_job_queue_jobs', { queue: 'publishing', state: 'waiting' }), 0)
+  tt.equal(sampleValue(after, 'atrium_job_queue_jobs', { queue: 'mail', state: 'waiting' }), 1, 'a waiting job in another queue too')
+  tt.equal(sampleValue(after, 'atrium_job_queue_jobs', { queue: 'billing', state: 'delayed' }), 0)
+})
+
+t.test('with Redis away, /metrics still answers, without the queue depths', async tt => {
+  const redis = await startPrivateRedis(tt)
+  const { app, logs } = await buildTestApp(tt, { env: { REDIS_URL: redis.url } })
+  const scrape = async () => await app.inject({ method: 'GET', url: '/metrics' })
+  tt.equal(sampleValue((await scrape()).body, 'atrium_job_queue_jobs', { queue: 'privacy', state: 'failed' }), 0, 'counted while Redis runs')
+
+  await redis.stop()
+  const response = await scrape()
+  tt.equal(response.statusCode, 200)
+  tt.equal(sampleValue(response.body, 'atrium_job_queue_jobs', { queue: 'privacy', state: 'failed' }), undefined, 'no stale depths')
+  tt.equal(requestCount(response.body, { route: 'GET /metrics', method: 'GET', status_class: '2xx' }), 1, 'the rest of the scrape is there')
+  tt.ok(logs.some(line => line.msg === 'queue depths not read; left out of /metrics'), 'the failure is logged')
+
+  await redis.start()
+  let text = ''
+  for (let attempt = 0; attempt < 50 && sampleValue(text, 'atrium_job_queue_jobs', { queue: 'privacy', state: 'failed' }) === undefined; attempt++) {
+    await new Promise(resolve => setTimeout(resolve, 100))
+    text = (await scrape()).body
+  }
+  tt.equal(sampleValue(text, 'atrium_job_queue_jobs', { queue: 'privacy', state: 'failed' }), 0, 'back once Redis is')
 })

@@ -1,6 +1,17 @@
+import { registerBillingJobs } from '../billing/jobs.ts'
+import type { Config } from '../config.ts'
+import { createMailer } from '../mail/transport.ts'
+import { registerPrivacyJobs } from '../privacy/jobs.ts'
+import { flushLastSeenJob } from './flush-last-seen.ts'
+import { publishArticleJob } from './publish-article.ts'
 import { JobRegistry } from './registry.ts'
 
 /** Every job type of the domain, for the worker of `npm start` and ROLE=worker. Features register theirs here. */
-export function domainJobs (): JobRegistry {
-  return new JobRegistry()
+export function domainJobs (config: Config): JobRegistry {
+  const registry = new JobRegistry()
+  registerPrivacyJobs(registry, config)
+  registerBillingJobs(registry, { mailer: createMailer(config) })
+  registry.register(publishArticleJob)
+  registry.register(flushLastSeenJob(config))
+  return registry
 }

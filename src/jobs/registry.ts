@@ -22,6 +22,8 @@ export interface JobType<P extends JobPayload = JobPayload> {
   /** unique across queues: the worker dispatches by it */
   name: string
   retry?: Partial<RetryPolicy>
+  /** a repeatable job: the worker keeps one BullMQ job scheduler making it every this many ms, with an empty payload */
+  repeatEveryMs?: number
   handler (payload: P, context: JobContext): Promise<void>
 }
 
@@ -29,6 +31,7 @@ export interface RegisteredJobType {
   queue: QueueName
   name: string
   retry: RetryPolicy
+  repeatEveryMs?: number
   handler (payload: JobPayload, context: JobContext): Promise<void>
 }
 
@@ -44,10 +47,14 @@ export class JobRegistry {
     const retry = { ...defaultRetryPolicy, ...type.retry }
     if (!Number.isInteger(retry.attempts) || retry.attempts < 1) throw new Error(`job type ${type.name}: attempts must be a positive integer`)
     if (retry.baseDelayMs < 0 || retry.maxDelayMs < retry.baseDelayMs) throw new Error(`job type ${type.name}: need 0 <= baseDelayMs <= maxDelayMs`)
+    if (type.repeatEveryMs !== undefined && !(Number.isInteger(type.repeatEveryMs) && type.repeatEveryMs > 0)) {
+      throw new Error(`job type ${type.name}: repeatEveryMs must be a positive integer`)
+    }
     this.types.set(type.name, {
       queue: type.queue,
       name: type.name,
       retry,
+      ...(type.repeatEveryMs === undefined ? {} : { repeatEveryMs: type.repeatEveryMs }),
       // the payload was written by enqueue() from this codebase for this job name
       handler: (payload, context) => type.handler(payload as P, context)
     })
@@ -60,6 +67,11 @@ export class JobRegistry {
 
   retryPolicy (name: string): RetryPolicy {
     return this.types.get(name)?.retry ?? defaultRetryPolicy
+  }
+
+  /** the repeatable job types: the worker keeps their schedulers */
+  repeatable (): RegisteredJobType[] {
+    return [...this.types.values()].filter(type => type.repeatEveryMs !== undefined)
   }
 
   /** the queues that have at least one job type: the worker processes these */

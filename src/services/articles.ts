@@ -5,6 +5,7 @@ import { decodeCursor, page } from '../pagination.ts'
 import type { Article, ArticleStatus } from '../schemas/article.ts'
 import { assertMayModifyArticle, type Actor } from './article-access.ts'
 import { diff, recordAudit } from './audit.ts'
+import { enqueuePublication } from '../jobs/scheduled-publishing.ts'
 
 /** A row of the article_view type (see migrations/0005_articles.sql). */
 interface ArticleRow {
@@ -146,8 +147,10 @@ export class ArticlesService {
     })
   }
 
+  /** Schedules the article and, in the same transaction, the job that publishes it (replacing an earlier one). */
   async schedule (tenantId: string, actor: Actor, id: string, publishAt: Date): Promise<Article> {
-    if (!(publishAt.getTime() > Date.now())) throw validationFailed('/publish_at', 'must be in the future')
+    const now = Date.now()
+    if (!(publishAt.getTime() > now)) throw validationFailed('/publish_at', 'must be in the future')
     return this.db.transaction(tenantId, async tx => {
       const current = await this.lock(tx, tenantId, id)
       assertMayModifyArticle(actor, current.author_id)
@@ -161,8 +164,50 @@ export class ArticlesService {
         objectId: id,
         changes: { status: [current.status, 'scheduled'], publish_at: [current.publish_at, publishAt] }
       })
+      await enqueuePublication(tx, { tenantId, articleId: id, publishAt, now })
       const [row] = await returningView(tx, tenantId, id)
       return toArticle(row as ArticleRow)
+    })
+  }
+
+  /**
+   * The publishing job's effect: publishes the article only while it is still scheduled for exactly
+   * publishAt, so a stale (rescheduled), duplicate or late job after a manual publish changes
+   * nothing. Returns whether it published. The audit entry has no actor (a job did it).
+   */
+  async publishScheduled (tenantId: string, id: string, publishAt: Date): Promise<boolean> {
+    return this.db.transaction(tenantId, async tx => {
+      const published = await tx`
+        update articles set status = 'published', published_at = now(), publish_at = null, updated_at = now()
+        where tenant_id = ${tenantId} and id = ${id} and status = 'scheduled' and publish_at = ${publishAt}
+        returning id`
+      if (published.length === 0) return false
+      await recordAudit(tx, {
+        tenantId,
+        action: 'published',
+        objectType: 'article',
+        objectId: id,
+        changes: { status: ['scheduled', 'published'] },
+        actorId: null
+      })
+      return true
+    })
+  }
+
+  /**
+   * Re-enqueues the publishing job of an article still scheduled for publishAt (a job that ran long
+   * before its time). The row lock orders this against a concurrent reschedule, whose job must win.
+   */
+  async postponePublication (tenantId: string, id: string, publishAt: Date): Promise<boolean> {
+    const now = Date.now()
+    return this.db.transaction(tenantId, async tx => {
+      const [due] = await tx`
+        select 1 from articles
+        where tenant_id = ${tenantId} and id = ${id} and status = 'scheduled' and publish_at = ${publishAt}
+        for update`
+      if (due === undefined) return false
+      await enqueuePublication(tx, { tenantId, articleId: id, publishAt, now })
+      return true
     })
   }
 

@@ -1,4 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { DeleteMeBody } from '../../../src/schemas/privacy.ts'
 import { Me } from '../../../src/schemas/user.ts'
 import { me } from '../../../src/services/users.ts'
 
@@ -11,6 +13,22 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: Me }
     }
   }, async (request) => me(app.db, request.principal!.userId))
+
+  app.delete('/', {
+    config: { permission: 'authenticated' },
+    schema: {
+      summary: 'Delete the caller\'s account',
+      description: 'Confirmed with the password. A job then anonymizes the user, removes its memberships, deletes the tenants ' +
+        'where it was the only member and revokes every token; articles and audit entries stay, shown as a deleted user. ' +
+        'The last owner of a tenant with other members gets 409 `conflict`: hand over ownership first.',
+      tags: ['privacy'],
+      body: DeleteMeBody,
+      response: { 202: Type.Null({ description: 'accepted: the account is anonymized shortly' }) }
+    }
+  }, async (request, reply) => {
+    await app.services.privacy.requestDeletion(request.principal!.userId, request.body.password)
+    reply.code(202)
+  })
 }
 
 export default meRoutes

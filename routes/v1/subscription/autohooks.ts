@@ -1,0 +1,1 @@
+export { tenantScopedFolder as default } from '../../../src/http/folder-hooks.ts'

@@ -1,0 +1,83 @@
+import type { Database } from '../db/database.ts'
+import { AppError, conflict, forbidden, notFound } from '../errors.ts'
+import { verifyPassword } from '../auth/passwords.ts'
+import { enqueue } from '../jobs/outbox.ts'
+import { tenantStanding, tenantsBlockingDeletion } from '../privacy/account-deletion.ts'
+import { DELETE_ACCOUNT_JOB, EXPORT_JOB, type DeleteAccountJobPayload, type ExportJobPayload } from '../privacy/jobs.ts'
+import type { ExportDocument, ExportStatus } from '../schemas/privacy.ts'
+
+export interface ExportView {
+  id: string
+  status: ExportStatus
+  download_url?: string
+  expires_at?: Date
+}
+
+interface ExportRow {
+  id: string
+  status: 'pending' | 'running' | 'ready' | 'failed'
+  expires_at: Date | null
+  expired: boolean
+}
+
+const exportNotFound = () => notFound('no such export')
+
+export const downloadPath = (exportId: string): string => `/v1/me/exports/${exportId}/download`
+
+/**
+ * GDPR: a user's data exports and the deletion of its account. Both do their work in a job
+ * (src/privacy/jobs.ts) enqueued through the outbox in the request's transaction. Exports are the
+ * user's own: every query is scoped by the caller's id, and another user's export is not found.
+ */
+export class PrivacyService {
+  constructor (private readonly db: Database) {}
+
+  async requestExport (userId: string): Promise<{ id: string, status: 'pending' }> {
+    return await this.db.transaction(null, async tx => {
+      const [row] = await tx<Array<{ id: string }>>`insert into exports (user_id) values (${userId}) returning id`
+      if (row === undefined) throw new Error('the export insert returned no row')
+      const payload: ExportJobPayload = { exportId: row.id }
+      await enqueue(tx, { queue: 'privacy', name: EXPORT_JOB, payload, tenantId: null })
+      return { id: row.id, status: 'pending' as const }
+    })
+  }
+
+  async exportStatus (userId: string, exportId: string): Promise<ExportView> {
+    const [row] = await this.db.read('export status', null, sql => sql<ExportRow[]>`
+      select id, status, expires_at, coalesce(expires_at <= now(), false) as expired
+      from exports where id = ${exportId} and user_id = ${userId}`)
+    if (row === undefined) throw exportNotFound()
+    if (row.status !== 'ready' || row.expires_at === null) return { id: row.id, status: row.status }
+    if (row.expired) return { id: row.id, status: 'expired', expires_at: row.expires_at }
+    return { id: row.id, status: 'ready', download_url: downloadPath(row.id), expires_at: row.expires_at }
+  }
+
+  /** The document of the caller's own ready export, until it expires; anything else is not found. */
+  async exportDocument (userId: string, exportId: string): Promise<ExportDocument> {
+    const [row] = await this.db.read('export document', null, sql => sql<Array<{ document: ExportDocument }>>`
+      select document from exports
+      where id = ${exportId} and user_id = ${userId} and status = 'ready' and expires_at > now() and document is not null`)
+    if (row === undefined) throw exportNotFound()
+    return row.document
+  }
+
+  /**
+   * Confirms the password, refuses while the user is the last owner of a tenant that has other
+   * members, then enqueues the anonymization (keyed by user, so repeated requests make one job).
+   */
+  async requestDeletion (userId: string, password: string): Promise<void> {
+    const [user] = await this.db.read('deletion credentials', null, sql => sql<Array<{ password_hash: string }>>`
+      select password_hash from users where id = ${userId} and deleted_at is null`)
+    if (user === undefined) throw new AppError('unauthenticated', { detail: 'the user no longer exists' })
+    if (!await verifyPassword(password, user.password_hash)) throw forbidden('the password is not right')
+
+    await this.db.transaction(null, async tx => {
+      const blocking = tenantsBlockingDeletion(await tenantStanding(tx, userId))
+      if (blocking.length > 0) {
+        throw conflict(`you are the last owner of ${blocking.map(t => t.slug).join(', ')}, which have other members: make another owner first`)
+      }
+      const payload: DeleteAccountJobPayload = { userId }
+      await enqueue(tx, { queue: 'privacy', name: DELETE_ACCOUNT_JOB, payload, tenantId: null, jobId: `privacy-delete-${userId}` })
+    })
+  }
+}
