@@ -43,6 +43,17 @@ export interface ReadScope {
  *   function that sets tenant and tag itself before it reads (see migrations); the deadline cancels
  *   it (a setting made inside a statement comes too late to arm its own statement_timeout).
  */
+export type AfterCommit = (sql: Sql) => void
+
+const afterCommitCallbacks = new WeakMap<TransactionSql, AfterCommit[]>()
+
+/** Runs `fn` once the transaction `tx` has committed (never when it rolls back). */
+export function afterCommit (tx: TransactionSql, fn: AfterCommit): void {
+  const callbacks = afterCommitCallbacks.get(tx)
+  if (callbacks === undefined) afterCommitCallbacks.set(tx, [fn])
+  else if (!callbacks.includes(fn)) callbacks.push(fn)
+}
+
 export class Database {
   constructor (readonly sql: Sql, private readonly options: DatabaseOptions) {}
 
@@ -59,6 +70,7 @@ export class Database {
     const started = performance.now()
     const lockTimeout = Math.min(this.options.lockTimeoutMs, budget)
     let abandoned = false
+    let transaction: TransactionSql | undefined
     let timer: NodeJS.Timeout | undefined
     // Waiting for a pooled connection counts against the budget; once the transaction has begun,
     // statement_timeout governs, so a late COMMIT can never follow a 503.
@@ -68,6 +80,7 @@ export class Database {
     const work = this.sql.begin(async tx => {
       clearTimeout(timer)
       if (abandoned) throw timeoutError()
+      transaction = tx
       await tx`select
         set_config('app.tenant_id', ${tenantId ?? ''}, true),
         set_config('application_name', ${requestTag()}, true),
@@ -76,7 +89,10 @@ export class Database {
       return fn(tx)
     }) as Promise<T>
     try {
-      return await Promise.race([work, poolWait])
+      const result = await Promise.race([work, poolWait])
+      const callbacks = transaction === undefined ? undefined : afterCommitCallbacks.get(transaction)
+      if (callbacks !== undefined) for (const callback of callbacks) callback(this.sql)
+      return result
     } finally {
       clearTimeout(timer)
       this.logIfSlow('transaction', started)

@@ -1,5 +1,5 @@
 import { currentContext } from '../context.ts'
-import type { TransactionSql } from '../db/database.ts'
+import { afterCommit, type Sql, type TransactionSql } from '../db/database.ts'
 import { assertFlatPayload, type JobPayload } from './job-data.ts'
 import { isQueueName, type QueueName } from './queues.ts'
 
@@ -43,5 +43,26 @@ export async function enqueue (tx: TransactionSql, options: EnqueueOptions): Pro
       ${delayMs}, ${options.jobId ?? null})
     returning id`
   if (row === undefined) throw new Error('the outbox insert returned no row')
+  afterCommit(tx, wakeRelay)
   return row.id
+}
+
+export const OUTBOX_CHANNEL = 'atrium_outbox'
+const WAKE_DELAY_MS = 20
+const wakePending = new WeakSet<Sql>()
+
+/**
+ * Tells the relays (LISTEN atrium_outbox) that committed outbox rows wait, at most once per 20 ms
+ * per pool. Sent after commit, not by a trigger inside the transaction: a commit that notifies
+ * takes a database-wide lock, which serialized every enqueuing write (webhook ingestion measured
+ * at 0.13-0.26 of an article read with the trigger, 0.42-0.89 without). The relay's poll is the
+ * fallback when a wake-up is lost.
+ */
+export function wakeRelay (sql: Sql): void {
+  if (wakePending.has(sql)) return
+  wakePending.add(sql)
+  setTimeout(() => {
+    wakePending.delete(sql)
+    sql.notify(OUTBOX_CHANNEL, '').catch(() => {})
+  }, WAKE_DELAY_MS).unref()
 }

@@ -3,11 +3,11 @@ import type { Database, Sql, TransactionSql } from '../db/database.ts'
 import type { Logger } from '../logger.ts'
 import type { RetryPolicy } from './backoff.ts'
 import type { JobData, JobPayload } from './job-data.ts'
+import { OUTBOX_CHANNEL } from './outbox.ts'
 import { jobOptions, type JobQueue, type JobQueues } from './queues.ts'
 import { within } from './within.ts'
 
 /** The channel of the outbox trigger (migrations/0001_foundation.sql). */
-export const OUTBOX_CHANNEL = 'atrium_outbox'
 
 export interface OutboxRow {
   id: string

@@ -4,7 +4,7 @@ import type { Database } from '../db/database.ts'
 import { notFound } from '../errors.ts'
 import { billingJobNames, isPaymentEventType } from '../billing/events.ts'
 import { receiptMail } from '../billing/receipt.ts'
-import { enqueue } from '../jobs/outbox.ts'
+import { enqueue, wakeRelay } from '../jobs/outbox.ts'
 import type { Mailer } from '../mail/transport.ts'
 import type { PaymentEvent, SubscriptionView } from '../schemas/billing.ts'
 import { diff, recordAudit, type FieldChanges } from './audit.ts'
@@ -60,7 +60,9 @@ export class BillingService {
       select payment_event_record(${event.id}, ${event.type}, ${event.created}, ${event.data.tenant_id},
         ${sql.json(event as unknown as Parameters<typeof sql.json>[0])}, ${'billing'}, ${billingJobNames.processEvent},
         ${requestId}, ${scope.tag}) as recorded`)
-    return row?.recorded === true
+    const recorded = row?.recorded === true
+    if (recorded) wakeRelay(this.db.sql)
+    return recorded
   }
 
   async subscription (tenantId: string): Promise<SubscriptionView> {

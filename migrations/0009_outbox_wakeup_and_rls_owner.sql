@@ -1,0 +1,15 @@
+-- 1. The outbox no longer notifies from a trigger. A commit that has issued NOTIFY takes a
+--    database-wide lock while it commits, so every transaction that enqueued a job committed one at
+--    a time (webhook ingestion fell to 0.13-0.26 of an article read). The app now sends one
+--    debounced NOTIFY after commit (src/jobs/outbox.ts, wakeRelay); the relay still polls as well.
+drop trigger if exists outbox_notify on outbox;
+drop function if exists outbox_notify();
+
+-- 2. Row-level security binds the runtime role (it owns nothing), not the owner. FORCE made it bind
+--    the owner too, so the narrow SECURITY DEFINER functions (user_memberships and the privacy
+--    ones) saw nothing whenever the owner is not a superuser, as on managed PostgreSQL services.
+alter table memberships no force row level security;
+alter table audit_log no force row level security;
+alter table articles no force row level security;
+alter table subscriptions no force row level security;
+alter table receipts no force row level security;
