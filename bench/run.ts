@@ -9,7 +9,7 @@ import { prepareBenchDatabase, type BenchDatabase } from './database.ts'
 import { badStatuses, drive, stopLoad } from './load.ts'
 import { resultsMarkdown, ratioTable, runLine, summaryTable, type Environment } from './report.ts'
 import { ratios, scenarios } from './scenarios.ts'
-import { runningServers, startServer } from './server-process.ts'
+import { runningServers, serverNode, startServer } from './server-process.ts'
 import { BenchError, loadSettings, type BenchSettings } from './settings.ts'
 import { problemsOf, ratioOutcome, summarize } from './stats.ts'
 import type { BenchContext, CommandScenario, HttpScenario, Measurement, RunResult, Scenario } from './types.ts'
@@ -88,7 +88,7 @@ function environment (postgres: string): Environment {
   }
   return {
     date: new Date().toISOString(),
-    node: process.version,
+    node: serverNodeVersion(),
     platform: `${process.platform} ${process.arch}`,
     cpus: availableParallelism(),
     cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
@@ -223,4 +223,9 @@ try {
   process.stderr.write(`bench: ${error instanceof BenchError ? error.message : (error as Error).stack ?? String(error)}\n`)
   process.stderr.write(`bench: failed after ${Math.round(elapsedSeconds())} s\n`)
   process.exitCode = 1
+}
+
+/** The servers' node version (BENCH_NODE may name another binary than the harness runs on). */
+function serverNodeVersion (): string {
+  return execFileSync(serverNode(), ['--version'], { encoding: 'utf8' }).trim()
 }

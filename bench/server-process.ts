@@ -48,6 +48,11 @@ function waitForExit (child: ChildProcess, timeoutMs: number): Promise<boolean> 
   })
 }
 
+/** The node binary the servers run on: BENCH_NODE (e.g. a Node 24 binary, as in the image), else this one. */
+export function serverNode (): string {
+  return process.env.BENCH_NODE ?? process.execPath
+}
+
 /**
  * Starts a compiled bench server with plain node (no loader) and a minimal environment, its stdout
  * (its logs) going to logPath, and waits until it listens.
@@ -56,7 +61,7 @@ export async function startServer (repoRoot: string, spec: ServerSpec, context: 
   const logFd = openSync(logPath, 'w')
   let child: ChildProcess
   try {
-    child = spawn(process.execPath, [join(repoRoot, spec.script)], {
+    child = spawn(serverNode(), [join(repoRoot, spec.script)], {
       cwd: repoRoot,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...spec.env?.(context) },
       stdio: ['ignore', logFd, 'pipe', 'ipc']

@@ -13,3 +13,13 @@ alter table audit_log no force row level security;
 alter table articles no force row level security;
 alter table subscriptions no force row level security;
 alter table receipts no force row level security;
+
+-- 3. The audit log refuses TRUNCATE too (the row trigger of 0003 covers UPDATE and DELETE only).
+create function audit_log_refuses_truncate() returns trigger
+language plpgsql as $$
+begin
+  raise exception 'audit_log is append-only' using errcode = '42501';
+end
+$$;
+create trigger audit_log_no_truncate before truncate on audit_log
+  for each statement execute function audit_log_refuses_truncate();
