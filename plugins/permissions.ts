@@ -53,7 +53,7 @@ async function permissionsPlugin (app: FastifyInstance): Promise<void> {
   }
 
   app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    const config = request.routeOptions.config
+    const config = request.routeConfig
     done(denial(request, config.permission) ?? featureOff(request, config.feature))
   })
 }

@@ -64,7 +64,7 @@ async function tenancyPlugin (app: FastifyInstance): Promise<void> {
 
   // callback style: the cached path completes synchronously, without a promise per request
   app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    if (request.routeOptions.config.tenant !== true) return done()
+    if (request.routeConfig.tenant !== true) return done()
     const principal = request.principal
     if (principal === null) return done(new AppError('unauthenticated'))
     const key = tenantKeyOf(request)

@@ -26,7 +26,7 @@ async function timeoutsPlugin (app: FastifyInstance): Promise<void> {
   })
 
   app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    request.ctx.deadline = Date.now() + (request.routeOptions.config.timeout ?? defaultBudget)
+    request.ctx.deadline = Date.now() + (request.routeConfig.timeout ?? defaultBudget)
     done()
   })
 

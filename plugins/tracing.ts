@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import fp from 'fastify-plugin'
-import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction, type RouteOptions } from 'fastify'
+import { LogController, type FastifyContextConfig, type FastifyInstance, type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction, type RouteOptions } from 'fastify'
 import { runWithContext, type RequestContext } from '../src/context.ts'
 
 const saneRequestId = /^[A-Za-z0-9._:-]{1,128}$/
@@ -51,6 +51,7 @@ export class AccessLog extends LogController {
  */
 async function tracingPlugin (app: FastifyInstance): Promise<void> {
   app.decorateRequest('ctx', null as unknown as RequestContext)
+  app.decorateRequest('routeConfig', null as unknown as FastifyContextConfig)
 
   app.addHook('onRoute', (route: RouteOptions) => {
     const methods = Array.isArray(route.method) ? route.method.join(',') : route.method
@@ -58,7 +59,10 @@ async function tracingPlugin (app: FastifyInstance): Promise<void> {
   })
 
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    const routeTag = request.routeOptions.config.routeTag
+    // request.routeOptions builds a fresh object on every read: read it once for every hook
+    const config = request.routeOptions.config
+    request.routeConfig = config
+    const routeTag = config.routeTag
     const context: RequestContext = {
       requestId: request.id,
       traceId: traceIdOf(request),

@@ -12,6 +12,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** the request's context, the same object the AsyncLocalStorage store holds */
     ctx: RequestContext
+    /** the matched route's config, read once by the tracing plugin (request.routeOptions allocates on every read) */
+    routeConfig: FastifyContextConfig
   }
 
   interface FastifyContextConfig {
