@@ -23,7 +23,10 @@ WORKDIR /app
 RUN groupadd --system atrium \
  && useradd --system --gid atrium --home-dir /app --no-create-home --shell /usr/sbin/nologin atrium
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+COPY scripts/patch-postgres.mjs ./scripts/
+# postgres.js crashes the process when PostgreSQL goes away mid-transaction: see the script
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && node scripts/patch-postgres.mjs
 COPY --from=build /app/dist ./dist
 # the code stays owned by root: the app user can read it, not change it
 USER atrium

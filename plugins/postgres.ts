@@ -2,6 +2,8 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { createSql } from '../src/db/client.ts'
 import { Database } from '../src/db/database.ts'
+import { sqlState } from '../src/db/errors.ts'
+import { AppError } from '../src/errors.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,7 +14,25 @@ declare module 'fastify' {
   }
 }
 
-/** The runtime role's connection pool, wrapped in the Database data path, closed on shutdown. */
+/** postgres.js's own connection failures and the socket errors it passes on. */
+const CONNECTION_FAILURES = new Set([
+  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'
+])
+/** SQLSTATEs of a server that is going away or not taking connections: shutdown, crash, start-up, full. */
+const SERVER_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300'])
+
+/** PostgreSQL is unreachable or going away: a 503 the client may retry, never a 500. */
+export function isDatabaseUnavailable (error: unknown): boolean {
+  const code = sqlState(error)
+  if (code === undefined) return false
+  return CONNECTION_FAILURES.has(code) || SERVER_UNAVAILABLE.has(code) || code.startsWith('08')
+}
+
+/**
+ * The runtime role's connection pool, wrapped in the Database data path, closed on shutdown.
+ * While PostgreSQL is down, requests that need it answer 503 `unavailable` with Retry-After.
+ */
 async function postgresPlugin (app: FastifyInstance): Promise<void> {
   const sql = createSql(app.config.DATABASE_URL, { max: app.config.DATABASE_POOL_MAX })
   app.decorate('sql', sql)
@@ -22,9 +42,12 @@ async function postgresPlugin (app: FastifyInstance): Promise<void> {
     lockTimeoutMs: app.config.LOCK_TIMEOUT_MS,
     defaultBudgetMs: app.config.DATABASE_STATEMENT_TIMEOUT_MS
   }))
+  app.addErrorTranslator(error => isDatabaseUnavailable(error)
+    ? new AppError('unavailable', { detail: 'the database is unavailable; retry later', retryAfter: 1 })
+    : undefined)
   app.addHook('onClose', async () => {
     await sql.end({ timeout: 5 })
   })
 }
 
-export default fp(postgresPlugin, { name: 'postgres', fastify: '5.x' })
+export default fp(postgresPlugin, { name: 'postgres', fastify: '5.x', dependencies: ['errors'] })

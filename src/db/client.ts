@@ -17,6 +17,9 @@ export function createSql (url: string, options: SqlOptions = {}): Sql {
     max: options.max ?? 10,
     idle_timeout: options.idleTimeout ?? 30,
     connect_timeout: options.connectTimeout ?? 5,
+    // seconds before a pooled connection tries again after failing to connect: capped at 1 s like
+    // Redis's (the default grows to 20 s during an outage and then delays recovery that long)
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     prepare: true,
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? 'atrium' },
