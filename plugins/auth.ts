@@ -75,7 +75,7 @@ async function authPlugin (app: FastifyInstance): Promise<void> {
 
   // callback style: the cached path completes synchronously, without a promise per request
   app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    if (request.routeOptions.config.public === true || request.is404) return done()
+    if (request.routeConfig.public === true || request.is404) return done()
     let claims: AccessClaims
     let cached: AuthUser | undefined
     try {
@@ -93,5 +93,5 @@ async function authPlugin (app: FastifyInstance): Promise<void> {
 export default fp(authPlugin, {
   name: 'auth',
   fastify: '5.x',
-  dependencies: ['tracing', 'timeouts', 'postgres', 'invalidation', 'errors']
+  dependencies: ['tracing', 'timeouts', 'postgres', 'invalidation', 'errors', 'security']
 })

@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, Route
 import { Type } from '@sinclair/typebox'
 import { AppError, problemCodes, type ProblemCode } from '../src/errors.ts'
 import { Problem, type FieldProblem } from '../src/schemas/problem.ts'
+import { apiHeaders } from './security.ts'
 
 /** Turns an error another plugin knows (a PostgreSQL timeout, say) into an AppError, or passes. */
 export type ErrorTranslator = (error: unknown) => AppError | undefined
@@ -21,6 +22,7 @@ const frameworkCodes: Record<string, ProblemCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_BAD_URL: 'not_found',
+  FST_ERR_MAX_PARAM_LENGTH: 'not_found',
   FST_ERR_ASYNC_CONSTRAINT: 'not_found'
 }
 
@@ -60,6 +62,17 @@ function problemOf (error: AppError, request: FastifyRequest): Problem {
   if (error.detail !== undefined) problem.detail = error.detail
   if (error.errors !== undefined) problem.errors = error.errors
   return problem
+}
+
+/**
+ * Fastify's `frameworkErrors` (src/app.ts). A URL the router cannot decode (bad percent-encoding)
+ * or whose path parameter is longer than maxParamLength is refused before any hook, route or
+ * error handler runs; without this Fastify answers in its own JSON shape. It is an unmatched URL.
+ */
+export function frameworkErrors (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const appError = new AppError(frameworkCodes[error.code] ?? 'not_found', { detail: error.message })
+  reply.headers(apiHeaders).header('x-request-id', request.id)
+  reply.code(appError.statusCode).type('application/problem+json').send(JSON.stringify(problemOf(appError, request)))
 }
 
 /**

@@ -49,9 +49,10 @@ async function openapiPlugin (app: FastifyInstance): Promise<void> {
     }
   })
 
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  // its Content-Security-Policy, with every other security header, comes from plugins/security.ts
+  await app.register(swaggerUi, { routePrefix: '/docs' })
 
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger())
 }
 
-export default fp(openapiPlugin, { name: 'openapi', fastify: '5.x', dependencies: ['errors'] })
+export default fp(openapiPlugin, { name: 'openapi', fastify: '5.x', dependencies: ['errors', 'security'] })

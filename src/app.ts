@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import Fastify, { type FastifyBaseLogger, type FastifyContextConfig, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyContextConfig, type FastifyInstance, type FastifyPluginAsync, type FastifySchema } from 'fastify'
 import autoload from '@fastify/autoload'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { DestinationStream } from 'pino'
@@ -8,6 +8,8 @@ import type { Config } from './config.ts'
 import { createLogger } from './logger.ts'
 import { trimKeyword } from './schemas/trim.ts'
 import { AccessLog, requestIdOf } from '../plugins/tracing.ts'
+import { parseQuerystring } from '../plugins/security.ts'
+import { frameworkErrors } from '../plugins/errors.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -18,6 +20,8 @@ export interface RouteEntry {
   readonly method: string
   readonly url: string
   readonly config: FastifyContextConfig
+  /** the route's schemas (body, querystring, params, headers, response), for suites that generate requests */
+  readonly schema: FastifySchema | undefined
 }
 
 declare module 'fastify' {
@@ -50,6 +54,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     requestIdHeader: false,
     trustProxy: trustProxy(config.TRUST_PROXY),
     bodyLimit: 1_048_576,
+    routerOptions: { querystringParser: parseQuerystring },
+    frameworkErrors,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: config.CONNECTION_REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
@@ -72,7 +78,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   app.addHook('onRoute', route => {
     // later onRoute hooks replace route.config (tenancy, timeouts): read it when asked
     for (const method of [route.method].flat()) {
-      routeTable.push({ method, url: route.url, get config () { return route.config ?? {} } })
+      routeTable.push({ method, url: route.url, get config () { return route.config ?? {} }, get schema () { return route.schema } })
     }
   })
 

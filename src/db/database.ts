@@ -110,7 +110,7 @@ export class Database {
     const expired = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
         query.catch(() => {})
-        void query.cancel()
+        query.cancel()
         reject(timeoutError())
       }, budget)
     })

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Timestamp, Uuid } from './common.ts'
+import { FiniteInteger, Timestamp, Uuid } from './common.ts'
 
-const UnixSeconds = Type.Integer({ minimum: 0, maximum: 253_402_300_799, description: 'unix seconds' })
+const UnixSeconds = FiniteInteger({ minimum: 0, maximum: 253_402_300_799, description: 'unix seconds' })
 
 export const SubscriptionStatus = Type.Union([Type.Literal('active'), Type.Literal('past_due'), Type.Literal('canceled')])
 
@@ -21,7 +21,7 @@ export const PaymentEventBody = Type.Object({
     status: SubscriptionStatus,
     current_period_end: Type.Optional(UnixSeconds),
     invoice_id: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-    amount_cents: Type.Optional(Type.Integer({ minimum: 0 })),
+    amount_cents: Type.Optional(FiniteInteger({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     email: Type.Optional(Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' }))
   }, { additionalProperties: true })
 }, { additionalProperties: true })

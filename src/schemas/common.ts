@@ -1,4 +1,4 @@
-import { Type, type StringOptions, type TSchema } from '@sinclair/typebox'
+import { Type, type IntegerOptions, type StringOptions, type TSchema } from '@sinclair/typebox'
 
 /** A client-supplied string, trimmed before validation (see trim.ts). */
 export const Text = (options: StringOptions = {}) => Type.String({ ...options, 'x-trim': true })
@@ -9,8 +9,15 @@ export const Uuid = Type.String({ format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9
 export const Timestamp = Type.Unsafe<Date | string>({ type: 'string', format: 'date-time' })
 export const Email = Text({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' })
 
+/**
+ * An integer a client sends (query, path or body). Ajv's type coercion turns the strings
+ * "Infinity" and "1e400" into Infinity and then skips minimum and maximum, which look at finite
+ * numbers only; the inner type check sees the coerced value and refuses it.
+ */
+export const FiniteInteger = (options: IntegerOptions = {}) => Type.Integer({ ...options, allOf: [{ type: 'integer' }] })
+
 export const ListQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  limit: FiniteInteger({ minimum: 1, maximum: 100, default: 20 }),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 }))
 })
 

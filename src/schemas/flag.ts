@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Body, ListOf, Text, Timestamp, Uuid } from './common.ts'
+import { Body, FiniteInteger, ListOf, Text, Timestamp, Uuid } from './common.ts'
 
 export const FLAG_KEY_PATTERN = '^[a-z0-9-]{1,64}$'
 export const FlagKey = Type.String({ pattern: FLAG_KEY_PATTERN })
@@ -26,7 +26,7 @@ export const FlagBody = Body({
   enabled: Type.Boolean(),
   internal_only: Type.Boolean(),
   tenants: Type.Array(TenantId, { maxItems: 1000 }),
-  percentage: Type.Integer({ minimum: 0, maximum: 100 })
+  percentage: FiniteInteger({ minimum: 0, maximum: 100 })
 })
 export type FlagBody = Static<typeof FlagBody>
 

@@ -4,6 +4,7 @@ import { WebhookSignatureVerifier } from '../../../src/billing/signature.ts'
 import { splitList } from '../../../src/config.ts'
 import { AppError } from '../../../src/errors.ts'
 import { PaymentEventBody, PaymentSignatureHeaders, WebhookAck } from '../../../src/schemas/billing.ts'
+import { unicodeJsonParser } from '../../../plugins/security.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,7 +23,7 @@ const EMPTY = Buffer.alloc(0)
  */
 const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const verifier = new WebhookSignatureVerifier(splitList(app.config.PAYMENTS_WEBHOOK_SECRETS))
-  const parseJson = app.getDefaultJsonParser('error', 'error')
+  const parseJson = unicodeJsonParser(app)
   const billing = app.services.billing
 
   app.decorateRequest('rawBody', null)
