@@ -26,6 +26,16 @@ const withoutRequestId = (response: LightMyRequestResponse) => {
   return rest
 }
 
+// the remaining attacks need many logins from one address: limits out of the way
+const { app, config } = await buildTestApp(t, { env: relaxedAuthLimits })
+const a = await createTenant(app)
+const b = await createTenant(app)
+const secret = splitList(config.JWT_SECRETS)[0]!
+
+const me = (headers: Record<string, string>) => app.inject({ method: 'GET', url: '/v1/me', headers })
+const refresh = (token: string) => app.inject({ method: 'POST', url: '/v1/auth/refresh', payload: { refresh_token: token } })
+
+// every top-level await above runs before the first t.test: tap may end a file whose setup awaits after one
 t.test('brute force, with the default limits', async tt => {
   const { app } = await buildTestApp(tt)
   const victim = await registerUser(app)
@@ -50,14 +60,6 @@ t.test('brute force, with the default limits', async tt => {
   })
 })
 
-// the remaining attacks need many logins from one address: limits out of the way
-const { app, config } = await buildTestApp(t, { env: relaxedAuthLimits })
-const a = await createTenant(app)
-const b = await createTenant(app)
-const secret = splitList(config.JWT_SECRETS)[0]!
-
-const me = (headers: Record<string, string>) => app.inject({ method: 'GET', url: '/v1/me', headers })
-const refresh = (token: string) => app.inject({ method: 'POST', url: '/v1/auth/refresh', payload: { refresh_token: token } })
 
 t.test('token confusion: a refresh token is no access token, and the other way round', async tt => {
   const pair = await login(app, a.editor.email, PASSWORD, a.slug)

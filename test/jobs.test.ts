@@ -19,38 +19,7 @@ function seeded (seed: number): () => number {
   }
 }
 
-t.test('full jitter backoff', async tt => {
-  const policy = { baseDelayMs: 100, maxDelayMs: 5_000 }
-  const ceilings = [100, 200, 400, 800, 1_600, 3_200, 5_000, 5_000, 5_000]
-
-  tt.same(ceilings.map((_c, i) => fullJitterDelay(i + 1, policy, () => 0)), ceilings.map(() => 0), 'the lowest draw waits 0')
-  tt.same(ceilings.map((_c, i) => fullJitterDelay(i + 1, policy, () => 0.999_999_999)), ceilings,
-    'the highest draw waits base * 2^(n-1), capped')
-  tt.equal(fullJitterDelay(500, policy, () => 0.999_999_999), 5_000, 'a huge attempt count stays at the cap')
-
-  const random = seeded(42)
-  const samples = 2_000
-  const means: number[] = []
-  for (let failures = 1; failures <= ceilings.length; failures++) {
-    let sum = 0
-    for (let i = 0; i < samples; i++) {
-      const delay = fullJitterDelay(failures, policy, random)
-      if (delay < 0 || delay > policy.maxDelayMs || !Number.isInteger(delay)) tt.fail(`delay ${delay} out of [0, cap]`)
-      sum += delay
-    }
-    means.push(sum / samples)
-  }
-  for (let i = 1; i < 6; i++) tt.ok(means[i]! > means[i - 1]! * 1.5, `mean wait grows: ${Math.round(means[i - 1]!)} -> ${Math.round(means[i]!)}`)
-  for (const [i, mean] of means.entries()) {
-    const expected = ceilings[i]! / 2
-    tt.ok(Math.abs(mean - expected) < expected * 0.1, `mean after ${i + 1} failures is about half the ceiling (${Math.round(mean)} ~ ${expected})`)
-  }
-
-  const strategy = jitterBackoffStrategy(name => ({ attempts: 3, baseDelayMs: name === 'slow' ? 1_000 : 10, maxDelayMs: 10_000 }), () => 0.5)
-  tt.equal(await strategy(3, 'jitter', undefined, { name: 'slow' } as Parameters<typeof strategy>[3]), 2_000, 'the strategy uses the policy of the job type')
-  tt.equal(await strategy(3, 'jitter', undefined, { name: 'fast' } as Parameters<typeof strategy>[3]), 20)
-})
-
+// all setup that awaits comes before the first t.test: tap may end a file whose setup awaits after one
 const db = await createTestDatabase()
 t.teardown(() => db.drop())
 await asOwner(db, `
@@ -101,6 +70,38 @@ async function enqueueJob (queue: 'maintenance' | 'billing', name: string, paylo
   return await runWithContext({ requestId: `req-${name}`, route: 'POST /v1/probe' }, () =>
     database.transaction(null, tx => enqueue(tx, { queue, name, payload })))
 }
+
+t.test('full jitter backoff', async tt => {
+  const policy = { baseDelayMs: 100, maxDelayMs: 5_000 }
+  const ceilings = [100, 200, 400, 800, 1_600, 3_200, 5_000, 5_000, 5_000]
+
+  tt.same(ceilings.map((_c, i) => fullJitterDelay(i + 1, policy, () => 0)), ceilings.map(() => 0), 'the lowest draw waits 0')
+  tt.same(ceilings.map((_c, i) => fullJitterDelay(i + 1, policy, () => 0.999_999_999)), ceilings,
+    'the highest draw waits base * 2^(n-1), capped')
+  tt.equal(fullJitterDelay(500, policy, () => 0.999_999_999), 5_000, 'a huge attempt count stays at the cap')
+
+  const random = seeded(42)
+  const samples = 2_000
+  const means: number[] = []
+  for (let failures = 1; failures <= ceilings.length; failures++) {
+    let sum = 0
+    for (let i = 0; i < samples; i++) {
+      const delay = fullJitterDelay(failures, policy, random)
+      if (delay < 0 || delay > policy.maxDelayMs || !Number.isInteger(delay)) tt.fail(`delay ${delay} out of [0, cap]`)
+      sum += delay
+    }
+    means.push(sum / samples)
+  }
+  for (let i = 1; i < 6; i++) tt.ok(means[i]! > means[i - 1]! * 1.5, `mean wait grows: ${Math.round(means[i - 1]!)} -> ${Math.round(means[i]!)}`)
+  for (const [i, mean] of means.entries()) {
+    const expected = ceilings[i]! / 2
+    tt.ok(Math.abs(mean - expected) < expected * 0.1, `mean after ${i + 1} failures is about half the ceiling (${Math.round(mean)} ~ ${expected})`)
+  }
+
+  const strategy = jitterBackoffStrategy(name => ({ attempts: 3, baseDelayMs: name === 'slow' ? 1_000 : 10, maxDelayMs: 10_000 }), () => 0.5)
+  tt.equal(await strategy(3, 'jitter', undefined, { name: 'slow' } as Parameters<typeof strategy>[3]), 2_000, 'the strategy uses the policy of the job type')
+  tt.equal(await strategy(3, 'jitter', undefined, { name: 'fast' } as Parameters<typeof strategy>[3]), 20)
+})
 
 t.test('a job failing twice is retried and then completes', async tt => {
   const outboxId = await enqueueJob('maintenance', 'test.flaky', { marker: 'flaky' })
