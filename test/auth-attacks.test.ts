@@ -60,7 +60,6 @@ t.test('brute force, with the default limits', async tt => {
   })
 })
 
-
 t.test('token confusion: a refresh token is no access token, and the other way round', async tt => {
   const pair = await login(app, a.editor.email, PASSWORD, a.slug)
   assertProblem(tt, await me(bearer(pair.refresh_token)), 401, 'unauthenticated', 'refresh token as bearer on /v1/me')
