@@ -33,7 +33,8 @@ export function createLogger (config: Pick<Config, 'LOG_LEVEL'>, destination?: D
   return pino({
     level: config.LOG_LEVEL,
     base: { pid: process.pid },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    // epoch milliseconds: an ISO string per line cost 2% of a no-query request in a profile
+    timestamp: pino.stdTimeFunctions.epochTime,
     redact: { paths: redactedPaths, censor: '[redacted]' },
     formatters: { level: label => ({ level: label }) },
     mixin (mergeObject) {

@@ -188,7 +188,7 @@ t.test('SIGTERM under load: readiness 503 first, in-flight requests and the runn
   sent.add('sigterm-in-flight')
   const inFlight = trickle(baseUrl, '/v1/articles', auth, { title: 'sigterm-in-flight' }, stopAccepting.then(() => sleep(300)))
   // the server's own clock (the same machine's): the moment it began to close
-  const stopAcceptingAt = Date.parse(String((await stopAccepting).time))
+  const stopAcceptingAt = Number((await stopAccepting).time) // pino writes epoch milliseconds
   const inFlightAnswer = await inFlight
   tt.match(inFlightAnswer, { status: 201 }, 'a request in flight when the server stopped accepting finished with 201')
   if ('status' in inFlightAnswer && inFlightAnswer.status === 201) {
