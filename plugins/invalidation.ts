@@ -1,9 +1,10 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { createRedis } from '../src/redis.ts'
+import { decodeInvalidation, encodeInvalidation, invalidationChannel, type InvalidationKind } from '../src/invalidation.ts'
 
 /** What a cache entry is about; the key names the entry (a tenant id or slug, `tenant:user`, a user id). */
-export type InvalidationKind = 'tenant' | 'membership' | 'user' | 'flags'
+export type { InvalidationKind }
 export type InvalidationHandler = (key: string) => void
 
 export interface Invalidation {
@@ -27,7 +28,7 @@ declare module 'fastify' {
  * is cleared, since messages sent meanwhile are lost.
  */
 async function invalidationPlugin (app: FastifyInstance): Promise<void> {
-  const channel = `${app.config.REDIS_PREFIX}invalidate`
+  const channel = invalidationChannel(app.config.REDIS_PREFIX)
   const handlers = new Map<InvalidationKind, InvalidationHandler[]>()
   const resyncHandlers: Array<() => void> = []
   const subscriber = createRedis(app.config.REDIS_URL, { connectionName: 'atrium-invalidation', offlineQueue: true, maxRetriesPerRequest: null })
@@ -43,8 +44,8 @@ async function invalidationPlugin (app: FastifyInstance): Promise<void> {
     connectedBefore = true
   })
   subscriber.on('message', (_channel: string, message: string) => {
-    const separator = message.indexOf(' ')
-    if (separator > 0) dispatch(message.slice(0, separator) as InvalidationKind, message.slice(separator + 1))
+    const decoded = decodeInvalidation(message)
+    if (decoded !== undefined) dispatch(decoded[0], decoded[1])
   })
   // not awaited: with Redis away at start-up the subscription happens when it arrives (and again
   // after every reconnect), and the app still starts
@@ -56,7 +57,7 @@ async function invalidationPlugin (app: FastifyInstance): Promise<void> {
     async publish (kind: InvalidationKind, key: string) {
       dispatch(kind, key)
       try {
-        await app.redis.publish(channel, `${kind} ${key}`)
+        await app.redis.publish(channel, encodeInvalidation(kind, key))
       } catch (error) {
         app.log.warn({ err: { message: (error as Error).message }, kind }, 'cache invalidation not published; other instances rely on TTL')
       }

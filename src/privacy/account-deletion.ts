@@ -1,7 +1,7 @@
 import type { Database, TransactionSql } from '../db/database.ts'
 import type { Role } from '../permissions.ts'
 import { recordAudit } from '../services/audit.ts'
-import type { InvalidationMessage } from './cache-invalidation.ts'
+import type { InvalidationMessage } from '../invalidation.ts'
 
 /** A tenant the user is a member of, as user_tenant_standing() (migrations/0008) reports it. */
 export interface TenantStanding {

@@ -2,7 +2,7 @@ import { UnrecoverableError } from 'bullmq'
 import type { Config } from '../config.ts'
 import type { JobRegistry } from '../jobs/registry.ts'
 import { anonymizeAccount, DeletionBlockedError } from './account-deletion.ts'
-import { publishInvalidations } from './cache-invalidation.ts'
+import { publishInvalidations } from '../invalidation.ts'
 import { buildExport, markExportFailed, purgeExpiredExports } from './exports.ts'
 
 export const EXPORT_JOB = 'privacy.export'

@@ -1,0 +1,34 @@
+import type { Logger } from './logger.ts'
+import type { Redis } from './redis.ts'
+
+/**
+ * The wire format of cross-instance cache invalidation, shared by the API's plugin
+ * (plugins/invalidation.ts, which publishes and subscribes) and processes without an app (the
+ * worker, which only publishes): channel `<REDIS_PREFIX>invalidate`, message `<kind> <key>`.
+ */
+export type InvalidationKind = 'tenant' | 'membership' | 'user' | 'flags'
+export type InvalidationMessage = readonly [kind: InvalidationKind, key: string]
+
+export const invalidationChannel = (prefix: string) => `${prefix}invalidate`
+export const encodeInvalidation = (kind: InvalidationKind, key: string) => `${kind} ${key}`
+
+export function decodeInvalidation (message: string): InvalidationMessage | undefined {
+  const separator = message.indexOf(' ')
+  return separator > 0 ? [message.slice(0, separator) as InvalidationKind, message.slice(separator + 1)] : undefined
+}
+
+/**
+ * Drops cached entries on every API instance from a process that has no app (the worker).
+ * A failed publish is logged, not thrown: the change is committed, and caches expire by TTL.
+ */
+export async function publishInvalidations (redis: Redis, prefix: string, log: Logger, messages: readonly InvalidationMessage[]): Promise<void> {
+  const channel = invalidationChannel(prefix)
+  for (const [kind, key] of messages) {
+    try {
+      await redis.publish(channel, encodeInvalidation(kind, key))
+    } catch (error) {
+      log.warn({ err: { message: (error as Error).message }, kind }, 'cache invalidation not published; instances rely on TTL')
+      return
+    }
+  }
+}
