@@ -2,7 +2,7 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { bearer, createTenant, relaxedAuthLimits } from '../test/helpers/tenants.ts'
 import { startPrivateRedis } from '../test/helpers/redis-server.ts'
-import { eventually } from '../test/helpers/nginx.ts'
+import { waitFor } from '../test/helpers/wait.ts'
 import { startFaultApp } from './helpers/app.ts'
 import { checkArticles } from './helpers/articles.ts'
 import { startLoad, summaryLine, tally, type LoadRequest, type Outcome } from './helpers/load.ts'
@@ -52,10 +52,10 @@ t.test('PostgreSQL stops during load: fast 503s, /readyz fails, recovery without
   await sleep(LOAD_BEFORE_STOP_MS)
   await pg.stop('immediate')
   const stoppedAt = Date.now()
-  const down = await eventually(async () => {
+  const down = await waitFor('/readyz to report postgres fail', async () => {
     const answer = await readyz()
     return answer.status === 503 && answer.body.checks.postgres === 'fail' ? answer : undefined
-  }, '/readyz to report postgres fail', 5_000)
+  }, 5_000)
   tt.same(down.body, { status: 'unavailable', checks: { postgres: 'fail', redis: 'ok' } }, '/readyz: 503, postgres fail')
 
   await sleep(Math.max(0, stoppedAt + OUTAGE_MS - Date.now()))
@@ -63,15 +63,14 @@ t.test('PostgreSQL stops during load: fast 503s, /readyz fails, recovery without
   const restartingAt = Date.now()
   await pg.start()
   const restartedAt = Date.now()
-  const recovered = await eventually(() => load.outcomes.find(o => o.kind === 'write' && o.status === 201 && o.startedAt >= restartedAt),
-    'a write to succeed after PostgreSQL returned', RECOVERY_LIMIT_MS)
+  const recovered = await waitFor('a write to succeed after PostgreSQL returned', () => load.outcomes.find(o => o.kind === 'write' && o.status === 201 && o.startedAt >= restartedAt), RECOVERY_LIMIT_MS)
   const recoveredAfterMs = recovered.startedAt + recovered.latencyMs - restartedAt
   await sleep(LOAD_AFTER_RECOVERY_MS)
   const outcomes = await load.stop()
-  const back = await eventually(async () => {
+  const back = await waitFor('/readyz to answer 200 again', async () => {
     const answer = await readyz()
     return answer.status === 200 ? answer : undefined
-  }, '/readyz to answer 200 again', RECOVERY_LIMIT_MS)
+  }, RECOVERY_LIMIT_MS)
   tt.same(back.body, { status: 'ok', checks: { postgres: 'ok', redis: 'ok' } }, '/readyz: 200 again, no restart')
 
   const isFastFailure = (o: Outcome): boolean => o.status === 503 && (o.code === 'timeout' || o.code === 'unavailable')

@@ -5,7 +5,7 @@ import { publishArticleJob } from '../src/jobs/publish-article.ts'
 import { createLogger } from '../src/logger.ts'
 import { startWorker } from '../src/worker.ts'
 import { logCollector } from '../test/helpers/app.ts'
-import { eventually } from '../test/helpers/nginx.ts'
+import { waitFor } from '../test/helpers/wait.ts'
 import { startPrivateRedis } from '../test/helpers/redis-server.ts'
 import { withSql } from '../test/helpers/sql.ts'
 import { PASSWORD, bearer, createTenant, enableFeature, signUp } from '../test/helpers/tenants.ts'
@@ -106,10 +106,10 @@ t.test('Redis stops during load: tenant reads and writes go on, jobs enqueued me
   // the private Redis keeps nothing across a restart (production runs it with appendonly): only
   // jobs enqueued while it is down are checked, so none is lost to the restart itself
   schedulingOn = true
-  const down = await eventually(async () => {
+  const down = await waitFor('/readyz to report redis fail', async () => {
     const answer = await readyz()
     return answer.status === 503 && answer.body.checks.redis === 'fail' ? answer : undefined
-  }, '/readyz to report redis fail', 5_000)
+  }, 5_000)
   tt.same(down.body, { status: 'unavailable', checks: { postgres: 'ok', redis: 'fail' } }, '/readyz: 503, redis fail')
 
   const outageEmail = (await signUp(app)).email
@@ -133,27 +133,27 @@ t.test('Redis stops during load: tenant reads and writes go on, jobs enqueued me
   const scheduledOk = outcomes.filter(o => o.kind === 'schedule' && o.status === 200).map(o => o.key!)
   tt.ok(scheduledOk.length > 0, `${scheduledOk.length} articles were scheduled (their jobs enqueued) while Redis was down`)
 
-  const relayed = await eventually(async () => {
+  const relayed = await waitFor('the outbox to be relayed once Redis was back', async () => {
     const [row] = await withSql(pg.ownerUrl, sql => sql<Array<{ pending: number }>>`
       select count(*)::int as pending from outbox where relayed_at is null`)
     return row?.pending === 0 ? true : undefined
-  }, 'the outbox to be relayed once Redis was back', DELIVERY_LIMIT_MS)
+  }, DELIVERY_LIMIT_MS)
   tt.ok(relayed, 'every outbox row was relayed once Redis returned')
   const publications = async () => await withSql(pg.ownerUrl, sql => sql<Array<{ id: string, status: string, audits: number }>>`
     select a.id, a.status, (select count(*)::int from audit_log l where l.tenant_id = a.tenant_id and l.object_id = a.id::text
       and l.action = 'published' and l.actor_id is null) as audits
     from articles a where a.tenant_id = ${tenant.id} and a.id = any(${scheduledOk}::uuid[])`)
-  const delivered = await eventually(async () => {
+  const delivered = await waitFor('every article scheduled during the outage to be published by its job', async () => {
     const rows = await publications()
     return rows.length === scheduledOk.length && rows.every(row => row.status === 'published') ? rows : undefined
-  }, 'every article scheduled during the outage to be published by its job', DELIVERY_LIMIT_MS)
+  }, DELIVERY_LIMIT_MS)
   tt.same(delivered.filter(row => row.audits !== 1).map(row => row.id), [], 'each published once, by the job (one audit entry, no actor)')
 
   tt.same(await logins((await signUp(app)).email, LOGINS_PER_EMAIL + 1), overLimit, 'with Redis back, the login limit holds again')
-  const back = await eventually(async () => {
+  const back = await waitFor('/readyz to answer 200 again', async () => {
     const answer = await readyz()
     return answer.status === 200 ? answer : undefined
-  }, '/readyz to answer 200 again', 10_000)
+  }, 10_000)
   tt.same(back.body, { status: 'ok', checks: { postgres: 'ok', redis: 'ok' } }, '/readyz: 200 again')
 
   for (const o of outcomes) {

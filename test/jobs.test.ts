@@ -6,7 +6,8 @@ import { enqueue } from '../src/jobs/outbox.ts'
 import type { JobPayload } from '../src/jobs/job-data.ts'
 import { JobRegistry } from '../src/jobs/registry.ts'
 import { createTestDatabase } from './helpers/database.ts'
-import { asOwner, serviceDatabase, startTestWorker, waitFor } from './helpers/jobs.ts'
+import { asOwner, serviceDatabase, startTestWorker } from './helpers/jobs.ts'
+import { waitFor } from './helpers/wait.ts'
 
 /** A deterministic random source in [0, 1) (mulberry32). */
 function seeded (seed: number): () => number {

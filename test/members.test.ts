@@ -1,6 +1,7 @@
 import t from 'tap'
 import { buildTestApp } from './helpers/app.ts'
-import { clientOf, eventually, expectInvalid, expectProblem } from './helpers/http.ts'
+import { clientOf, expectInvalid, expectProblem } from './helpers/http.ts'
+import { waitFor } from './helpers/wait.ts'
 import { withSql } from './helpers/sql.ts'
 import { addMember, createTenant, relaxedAuthLimits, signUp, tokenFor, type TestMember } from './helpers/tenants.ts'
 
@@ -151,7 +152,7 @@ t.test('a removal on one instance locks the member out on another instance', asy
   tt.equal((await onSecond.get('/v1/tenant')).statusCode, 200, 'a member on instance 2 (cached there)')
   tt.equal((await clientOf(app, tenant.owner.token).delete(`/v1/members/${tenant.viewer.id}`)).statusCode, 204)
   // the cached role would otherwise live for a minute
-  const lockedOut = await eventually(async () => (await onSecond.get('/v1/tenant')).statusCode === 404, 3000)
+  const lockedOut = await waitFor('the removed member to be locked out on instance 2', async () => (await onSecond.get('/v1/tenant')).statusCode === 404, 3000)
   tt.ok(lockedOut, 'instance 2 answers 404 within 3 s')
 })
 

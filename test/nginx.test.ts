@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { buildTestApp } from './helpers/app.ts'
-import { eventually, findNginx, httpGet, startNginx, type NginxAccessEntry, type RunningNginx } from './helpers/nginx.ts'
+import { findNginx, httpGet, startNginx, type NginxAccessEntry, type RunningNginx } from './helpers/nginx.ts'
+import { waitFor } from './helpers/wait.ts'
 
 const nginxBinary = findNginx()
 
@@ -15,15 +16,15 @@ if (nginxBinary === undefined) {
 
   /** The one nginx access-log line and the one app access-log line carrying `id`. */
   async function linesFor (tt: Test, id: string, proxy: RunningNginx): Promise<{ edge: NginxAccessEntry, app: Record<string, unknown> }> {
-    const edge = await eventually(async () => {
+    const edge = await waitFor(`nginx's access-log line for ${id}`, async () => {
       const entries = (await proxy.accessLog()).filter(entry => entry.request_id === id)
       return entries.length > 0 ? entries : undefined
-    }, `nginx's access-log line for ${id}`)
+    })
     tt.equal(edge.length, 1, 'nginx logged the request once under this id')
-    const appLines = await eventually(() => {
+    const appLines = await waitFor(`the app's access-log line for ${id}`, () => {
       const lines = logs.filter(line => line.msg === 'request' && line.request_id === id)
       return lines.length > 0 ? lines : undefined
-    }, `the app's access-log line for ${id}`)
+    })
     tt.equal(appLines.length, 1, 'the app logged the request once under this id')
     return { edge: edge[0] as NginxAccessEntry, app: appLines[0] as Record<string, unknown> }
   }
@@ -92,7 +93,7 @@ if (nginxBinary === undefined) {
     tt.equal(body.status, 429)
     tt.equal(body.request_id, first.headers['x-request-id'])
     const id = String(body.request_id)
-    const logged = await eventually(async () => (await nginx.accessLog()).find(entry => entry.request_id === id), 'the 429 in the access log')
+    const logged = await waitFor('the 429 in the access log', async () => (await nginx.accessLog()).find(entry => entry.request_id === id))
     tt.equal(logged.status, 429)
     tt.equal(logged.route, '', 'no route: the app never saw it')
     tt.notOk(logs.some(line => line.request_id === id), 'the app never saw it')

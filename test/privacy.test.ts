@@ -9,7 +9,8 @@ import { DELETE_ACCOUNT_JOB, EXPORT_JOB, PURGE_EXPORTS_JOB, registerPrivacyJobs 
 import type { ExportDocument } from '../src/schemas/privacy.ts'
 import { buildTestApp } from './helpers/app.ts'
 import { clientOf, expectInvalid, expectProblem, type Client } from './helpers/http.ts'
-import { serviceDatabase, startTestWorker, waitFor } from './helpers/jobs.ts'
+import { serviceDatabase, startTestWorker } from './helpers/jobs.ts'
+import { waitFor } from './helpers/wait.ts'
 import { PASSWORD, relaxedAuthLimits, signUp, tokenFor, type TestUser } from './helpers/tenants.ts'
 import { login } from './helpers/users.ts'
 

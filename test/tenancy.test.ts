@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { buildTestApp } from './helpers/app.ts'
-import { clientOf, eventually, expectInvalid, expectProblem, type ProblemBody } from './helpers/http.ts'
+import { clientOf, expectInvalid, expectProblem, type ProblemBody } from './helpers/http.ts'
+import { waitFor } from './helpers/wait.ts'
 import { createTenant, relaxedAuthLimits, signUp, tokenFor } from './helpers/tenants.ts'
 
 /** Tenant resolution (API.md, Tenancy) and POST /v1/tenants. */
@@ -178,7 +179,7 @@ t.test('a tenant created on one instance resolves on another that cached its abs
   const slug = `far-${unique()}`
   expectProblem(tt, await clientOf(second.app, token).get('/v1/tenant', { 'x-tenant': slug }), 404, 'tenant_not_found', 'instance 2, before')
   tt.equal((await clientOf(app, token).post('/v1/tenants', { slug, name: 'Far' })).statusCode, 201, 'created on instance 1')
-  const resolved = await eventually(async () =>
+  const resolved = await waitFor('the new tenant to resolve on instance 2', async () =>
     (await clientOf(second.app, token).get('/v1/tenant', { 'x-tenant': slug })).statusCode === 200, 2000)
   // the negative entry would live 5 s: resolving sooner proves the invalidation reached instance 2
   tt.ok(resolved, 'instance 2 resolves it within 2 s')

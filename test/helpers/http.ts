@@ -55,13 +55,3 @@ export function expectInvalid (tt: Test, response: Reply, path: string, label = 
   tt.ok(body.errors?.some(error => error.path === path), `${label === '' ? '' : `${label}: `}errors name ${path} (got ${JSON.stringify(body.errors)})`)
   return body
 }
-
-/** Polls until `check` holds or the time is up (then returns false). */
-export async function eventually (check: () => Promise<boolean>, timeoutMs = 5000, intervalMs = 50): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check()) return true
-    await new Promise(resolve => setTimeout(resolve, intervalMs))
-  }
-  return check()
-}

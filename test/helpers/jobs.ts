@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../../src/config.ts'
 import { createSql, type Sql } from '../../src/db/client.ts'
 import { Database } from '../../src/db/database.ts'
@@ -72,17 +71,6 @@ async function deleteKeys (redis: Redis, pattern: string): Promise<void> {
     if (keys.length > 0) await redis.del(...keys)
     cursor = next
     if (cursor === '0') return
-  }
-}
-
-/** Polls until check() is truthy; throws naming what did not happen within timeoutMs. */
-export async function waitFor<T> (what: string, check: () => Promise<T> | T, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined && value !== null && value !== false) return value
-    if (Date.now() >= deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
-    await sleep(25)
   }
 }
 

@@ -8,6 +8,7 @@ import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Teardown } from './app.ts'
+import { waitFor } from './wait.ts'
 
 export const productionNginxConfig = fileURLToPath(new URL('../../deploy/nginx.conf', import.meta.url))
 
@@ -59,17 +60,6 @@ export async function httpGet (url: string, headers: Record<string, string> = {}
     req.on('error', reject)
     req.end()
   })
-}
-
-/** Polls `probe` until it returns a value, at most `timeoutMs`. */
-export async function eventually<T> (probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 3_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const found = await probe()
-    if (found !== undefined) return found
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(25)
-  }
 }
 
 function replaceExactlyOnce (text: string, pattern: RegExp, replacement: string, what: string): string {
@@ -171,13 +161,13 @@ export async function startNginx (t: Teardown, binary: string, upstreamPort: num
 
   const url = `http://127.0.0.1:${listenPort}`
   try {
-    await eventually(async () => {
+    await waitFor('nginx to answer', async () => {
       if (!running()) {
         const errorLog = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '')
         throw new Error(`nginx exited at start: ${stderr}${errorLog}`)
       }
       return await httpGet(`${url}/healthz`, {}, 1_000).catch(() => undefined)
-    }, 'nginx to answer', 10_000)
+    }, 10_000)
   } catch (error) {
     await stop()
     throw error
