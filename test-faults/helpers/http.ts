@@ -1,4 +1,4 @@
-import { request } from 'node:http'
+import { request, type IncomingMessage } from 'node:http'
 
 export type Answer = { status: number, body: string } | { error: string }
 
@@ -11,6 +11,16 @@ interface Call {
   timeoutMs?: number
 }
 
+const failure = (error: Error): Answer => ({ error: (error as NodeJS.ErrnoException).code ?? error.message })
+
+/** Settles with the whole body and status, or with the error that cut the response short. */
+function answerOf (response: IncomingMessage, resolve: (answer: Answer) => void): void {
+  let text = ''
+  response.on('data', (chunk: Buffer) => { text += chunk.toString('utf8') })
+  response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }))
+  response.on('error', error => resolve(failure(error)))
+}
+
 /** One request on a fresh connection (no keep-alive pool to outlive the server), bounded by a timeout. */
 export async function call (baseUrl: string, { method, path, headers = {}, body, timeoutMs = 10_000 }: Call): Promise<Answer> {
   const payload = body === undefined ? undefined : JSON.stringify(body)
@@ -20,14 +30,9 @@ export async function call (baseUrl: string, { method, path, headers = {}, body,
       agent: false,
       timeout: timeoutMs,
       headers: { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers }
-    }, response => {
-      let text = ''
-      response.on('data', (chunk: Buffer) => { text += chunk.toString('utf8') })
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }))
-      response.on('error', error => resolve({ error: (error as NodeJS.ErrnoException).code ?? error.message }))
-    })
+    }, response => { answerOf(response, resolve) })
     req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', error => resolve({ error: (error as NodeJS.ErrnoException).code ?? error.message }))
+    req.on('error', error => resolve(failure(error)))
     req.end(payload)
   })
 }
@@ -54,14 +59,9 @@ export async function trickle (baseUrl: string, path: string, headers: Record<st
       agent: false,
       timeout: 30_000,
       headers: { ...headers, 'content-type': 'application/json', 'content-length': String(payload.length) }
-    }, response => {
-      let text = ''
-      response.on('data', (chunk: Buffer) => { text += chunk.toString('utf8') })
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }))
-      response.on('error', error => resolve({ error: (error as NodeJS.ErrnoException).code ?? error.message }))
-    })
+    }, response => { answerOf(response, resolve) })
     req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', error => resolve({ error: (error as NodeJS.ErrnoException).code ?? error.message }))
+    req.on('error', error => resolve(failure(error)))
     req.flushHeaders()
     req.write(payload.subarray(0, half))
     rest.then(() => req.end(payload.subarray(half)), () => req.destroy(new Error('the rest of the body was never sent')))
