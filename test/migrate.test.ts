@@ -1,6 +1,9 @@
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { createSql } from '../src/db/client.ts'
-import { listMigrations, migrate, RUNTIME_GROUP_ROLE, type MigrateResult } from '../src/db/migrate.ts'
+import { listMigrations, migrate, migrationsDir, RUNTIME_GROUP_ROLE, type MigrateResult } from '../src/db/migrate.ts'
 import { createEmptyDatabase, runtimeRole } from './helpers/database.ts'
 
 const db = await createEmptyDatabase()
@@ -66,4 +69,19 @@ t.test('the runtime role is not privileged and owns nothing, so row-level securi
   const [whoami] = await runtime<{ user: string }[]>`select current_user as user`
   tt.equal(whoami?.user, runtimeRole, 'the runtime URL connects as the runtime role')
   await tt.rejects(runtime`create table intruder (id int)`, { code: '42501' }, 'the runtime role cannot create tables')
+})
+
+t.test('a failing migration leaves the database as it was: nothing of the run is applied or recorded', async tt => {
+  const dir = await mkdtemp(join(tmpdir(), 'atrium-migrations-'))
+  tt.teardown(() => rm(dir, { recursive: true, force: true }))
+  await cp(migrationsDir, dir, { recursive: true })
+  await writeFile(join(dir, '9998_good.sql'), 'create table half_written (id int);\n')
+  await writeFile(join(dir, '9999_broken.sql'), 'insert into half_written values (1);\nselect no_such_function();\n')
+
+  await tt.rejects(migrate({ ownerUrl: db.ownerUrl, runtimeUrl: db.runtimeUrl, dir }), /no_such_function/, 'the run fails')
+  const [table] = await owner`select to_regclass('public.half_written') as name`
+  tt.equal(table?.name, null, 'the earlier file of the same run is rolled back too')
+  const recorded = await owner<{ name: string }[]>`select name from schema_migrations where name like '999%'`
+  tt.same(recorded, [], 'neither file is recorded')
+  tt.same((await migrateOnce()).applied, [], 'the project migrations are still all applied')
 })

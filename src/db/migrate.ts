@@ -15,6 +15,8 @@ export interface MigrateOptions {
   runtimeUrl: string
   /** role-level statement_timeout for the runtime role, the backstop behind per-request budgets */
   statementTimeoutMs?: number
+  /** where the SQL files are (default: migrations/ of the project) */
+  dir?: string
   log?: (message: string) => void
 }
 
@@ -56,7 +58,8 @@ export async function ensureDatabase (ownerUrl: string, log: (m: string) => void
  */
 export async function migrate (options: MigrateOptions): Promise<MigrateResult> {
   const log = options.log ?? (() => {})
-  const files = await listMigrations()
+  const dir = options.dir ?? migrationsDir
+  const files = await listMigrations(dir)
   const sql = createSql(options.ownerUrl, { max: 1, applicationName: 'atrium-migrate' })
   try {
     return await sql.begin(async tx => {
@@ -72,7 +75,7 @@ export async function migrate (options: MigrateOptions): Promise<MigrateResult> 
       for (const file of files) {
         if (done.has(file)) continue
         log(`applying ${file}`)
-        const text = await readFile(join(migrationsDir, file), 'utf8')
+        const text = await readFile(join(dir, file), 'utf8')
         await tx.savepoint(async sp => {
           await sp.unsafe(text).simple()
           await sp`insert into schema_migrations (name) values (${file})`
