@@ -9,6 +9,14 @@ import type { Redis } from './redis.ts'
 export type InvalidationKind = 'tenant' | 'membership' | 'user' | 'flags'
 export type InvalidationMessage = readonly [kind: InvalidationKind, key: string]
 
+/** The key of a `membership` message: one user's membership of one tenant. */
+export const membershipKey = (tenantId: string, userId: string) => `${tenantId}:${userId}`
+
+export function parseMembershipKey (key: string): { tenantId: string, userId: string } | undefined {
+  const separator = key.indexOf(':')
+  return separator > 0 ? { tenantId: key.slice(0, separator), userId: key.slice(separator + 1) } : undefined
+}
+
 export const invalidationChannel = (prefix: string) => `${prefix}invalidate`
 export const encodeInvalidation = (kind: InvalidationKind, key: string) => `${kind} ${key}`
 

@@ -2,6 +2,8 @@ import t from 'tap'
 import { buildTestApp } from './helpers/app.ts'
 import { clientOf, type Client } from './helpers/http.ts'
 import { addMember, createTenant, relaxedAuthLimits } from './helpers/tenants.ts'
+import { waitFor } from './helpers/wait.ts'
+import { membershipKey } from '../src/invalidation.ts'
 
 /**
  * No N+1: a list page costs the same statements whatever its length. Statements are counted with
@@ -96,4 +98,33 @@ t.test('members: 12 members with their users cost what 2 cost', async tt => {
   tt.equal(twelve.items, 12)
   tt.ok(two.statements.length > 0)
   tt.equal(twelve.statements.length, two.statements.length, `12 members: ${twelve.statements.length} statements, 2: ${two.statements.length}`)
+})
+
+t.test('cold caches: 50 concurrent requests of one member look up its user, tenant and membership once each', async tt => {
+  const member = await addMember(app, tenant, 'viewer', 'Cold Viewer')
+  // in order on one channel: once the membership is dropped, the user and tenant are too
+  await app.invalidation.publish('user', member.id)
+  await app.invalidation.publish('tenant', tenant.id)
+  await app.invalidation.publish('membership', membershipKey(tenant.id, member.id))
+  await waitFor('the caches to drop the member', () => app.tenants.peekRole(tenant.id, member.id) === undefined)
+
+  const client = clientOf(app, member.token)
+  const statusesOf = async (requests: number) => {
+    const responses = await Promise.all(Array.from({ length: requests }, () => client.get('/v1/features')))
+    return [...new Set(responses.map(response => response.statusCode))]
+  }
+  let statuses: number[] = []
+  const cold = await statementsDuring(async () => { statuses = await statusesOf(50) })
+  tt.same(statuses, [200])
+  const count = (pattern: RegExp) => cold.filter(statement => pattern.test(statement)).length
+  tt.equal(count(/from users where id/), 1, 'one user lookup')
+  tt.equal(count(/from tenants where id/), 1, 'one tenant lookup')
+  tt.equal(count(/tenant_membership\(/), 1, 'one membership lookup')
+  // postgres.js asks a connection it has just opened for the array types: the driver's, not ours
+  const ours = cold.filter(statement => !statement.includes('pg_catalog.pg_type'))
+  tt.equal(ours.length, 3, `nothing else: ${ours.join(' | ')}`)
+
+  const warm = await statementsDuring(async () => { statuses = await statusesOf(5) })
+  tt.same(statuses, [200])
+  tt.same(warm, [], 'once the caches are warm, an authenticated tenant-scoped request sends no statement')
 })

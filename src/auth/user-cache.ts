@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache'
+import { CoalescedLoads } from '../coalesced-loads.ts'
 
 /** What authentication needs to know of a user, per request. */
 export interface AuthUser {
@@ -18,15 +19,12 @@ export interface UserCacheOptions {
 
 /**
  * Users by id, in process, bounded and expiring, so a steady-state authenticated request asks
- * PostgreSQL nothing. Concurrent misses for one user share one load. An entry dropped while its
- * load is in flight (the user changed meanwhile) is not stored when the load lands: the next
- * request reads the database again instead of keeping the old row for a TTL.
+ * PostgreSQL nothing. Misses are filled through CoalescedLoads: one load per user at a time, and
+ * none stored that was running when the user changed.
  */
 export class UserCache {
   private readonly entries: LRUCache<string, AuthUser>
-  private readonly loading = new Map<string, Promise<AuthUser>>()
-  /** bumped by every drop; a load stores its result only if none happened since it started */
-  private generation = 0
+  private readonly loads = new CoalescedLoads<string, AuthUser>()
 
   constructor (private readonly loader: AuthUserLoader, options: UserCacheOptions = {}) {
     this.entries = new LRUCache({ max: options.max ?? 10_000, ttl: options.ttlMs ?? 60_000 })
@@ -38,30 +36,17 @@ export class UserCache {
   }
 
   async load (userId: string): Promise<AuthUser> {
-    const cached = this.entries.get(userId)
-    if (cached !== undefined) return cached
-    const pending = this.loading.get(userId)
-    if (pending !== undefined) return pending
-    const generation = this.generation
-    const load = this.loader(userId).then(user => {
-      if (this.generation === generation) this.entries.set(userId, user)
-      return user
-    }).finally(() => {
-      if (this.loading.get(userId) === load) this.loading.delete(userId)
-    })
-    this.loading.set(userId, load)
-    return load
+    return this.entries.get(userId) ??
+      this.loads.load(userId, () => this.loader(userId), user => { this.entries.set(userId, user) })
   }
 
   drop (userId: string): void {
-    this.generation++
+    this.loads.invalidate()
     this.entries.delete(userId)
-    this.loading.delete(userId)
   }
 
   clear (): void {
-    this.generation++
+    this.loads.invalidate()
     this.entries.clear()
-    this.loading.clear()
   }
 }

@@ -1,7 +1,7 @@
 import type { Database, TransactionSql } from '../db/database.ts'
 import type { Role } from '../permissions.ts'
 import { recordAudit } from '../services/audit.ts'
-import type { InvalidationMessage } from '../invalidation.ts'
+import { membershipKey, type InvalidationMessage } from '../invalidation.ts'
 
 /** A tenant the user is a member of, as user_tenant_standing() (migrations/0008) reports it. */
 export interface TenantStanding {
@@ -86,7 +86,7 @@ export async function anonymizeAccount (db: Database, userId: string): Promise<A
       where id = ${userId}`
 
     const invalidations: InvalidationMessage[] = [['user', userId]]
-    for (const tenant of standing) invalidations.push(['membership', `${tenant.tenant_id}:${userId}`])
+    for (const tenant of standing) invalidations.push(['membership', membershipKey(tenant.tenant_id, userId)])
     for (const tenant of alone) invalidations.push(['tenant', tenant.tenant_id], ['tenant', tenant.slug])
     return { invalidations }
   })

@@ -5,6 +5,7 @@ import { AppError, conflict, forbidden, notFound } from '../errors.ts'
 import { decodeCursor, page } from '../pagination.ts'
 import type { Role } from '../permissions.ts'
 import type { Invalidation } from '../../plugins/invalidation.ts'
+import { membershipKey } from '../invalidation.ts'
 import { recordAudit } from './audit.ts'
 
 export interface Member {
@@ -63,7 +64,7 @@ export class MembersService {
       await recordAudit(tx, { tenantId, action: 'member_added', objectType: 'member', objectId: user.id, changes: { role: [null, role] } })
       return toMember(row as MemberRow)
     })
-    await this.invalidation.publish('membership', `${tenantId}:${member.user.id}`)
+    await this.invalidation.publish('membership', membershipKey(tenantId, member.user.id))
     return member
   }
 
@@ -79,7 +80,7 @@ export class MembersService {
       await recordAudit(tx, { tenantId, action: 'role_changed', objectType: 'member', objectId: userId, changes: { role: [current.role, role] } })
       return toMember({ ...current, role })
     })
-    await this.invalidation.publish('membership', `${tenantId}:${userId}`)
+    await this.invalidation.publish('membership', membershipKey(tenantId, userId))
     return member
   }
 
@@ -91,7 +92,7 @@ export class MembersService {
       await tx`delete from memberships where tenant_id = ${tenantId} and user_id = ${userId}`
       await recordAudit(tx, { tenantId, action: 'member_removed', objectType: 'member', objectId: userId, changes: { role: [current.role, null] } })
     })
-    await this.invalidation.publish('membership', `${tenantId}:${userId}`)
+    await this.invalidation.publish('membership', membershipKey(tenantId, userId))
   }
 
   /**

@@ -1,6 +1,8 @@
 import { LRUCache } from 'lru-cache'
 import type { Database } from '../db/database.ts'
 import type { Invalidation } from '../../plugins/invalidation.ts'
+import { CoalescedLoads } from '../coalesced-loads.ts'
+import { membershipKey, parseMembershipKey } from '../invalidation.ts'
 import type { Role } from '../permissions.ts'
 
 export interface Tenant {
@@ -18,21 +20,36 @@ const NEGATIVE_TTL_MS = 5_000
 
 type Cached<T> = { value: T }
 
+/** A user's answer for one tenant: their role, or null for "not a member". */
+interface CachedMembership {
+  role: Role | null
+  expiresAt: number
+}
+
 /**
- * In-process caches of tenants (by slug and by id) and memberships (tenant:user → role), bounded
+ * In-process caches of tenants (by slug and by id) and memberships (user → tenant → role), bounded
  * and expiring, dropped across instances through the invalidation channel. `peek*` answer from
- * memory only (undefined = not cached), `load*` ask PostgreSQL on a miss.
+ * memory only (undefined = not cached), `load*` ask PostgreSQL on a miss, one query per key at a time.
+ *
+ * Memberships are two lookups by ids the request already holds (the token's user, the tenant's
+ * id) rather than one by a `tenant:user` string: building and hashing that string on every
+ * request cost ~0.3 µs, the two lookups ~0.03 µs.
  */
 export class TenantDirectory {
   private readonly tenants = new LRUCache<string, Cached<Tenant | null>>({ max: MAX_ENTRIES, ttl: TTL_MS })
-  private readonly roles = new LRUCache<string, Cached<Role | null>>({ max: MAX_ENTRIES * 5, ttl: TTL_MS })
+  /** by user id: the user's tenants seen so far (a user has few), each answer expiring on its own */
+  private readonly memberships = new LRUCache<string, Map<string, CachedMembership>>({ max: MAX_ENTRIES * 5 })
+  private readonly tenantLoads = new CoalescedLoads<string, Tenant | null>()
+  private readonly membershipLoads = new CoalescedLoads<string, Role | null>()
 
   constructor (private readonly db: Database, invalidation: Invalidation) {
     invalidation.on('tenant', key => this.forgetTenant(key))
-    invalidation.on('membership', key => { this.roles.delete(key) })
+    invalidation.on('membership', key => { this.forgetMembership(key) })
     invalidation.onResync(() => {
+      this.tenantLoads.invalidate()
+      this.membershipLoads.invalidate()
       this.tenants.clear()
-      this.roles.clear()
+      this.memberships.clear()
     })
   }
 
@@ -41,37 +58,58 @@ export class TenantDirectory {
   }
 
   peekRole (tenantId: string, userId: string): Role | null | undefined {
-    return this.roles.get(`${tenantId}:${userId}`)?.value
+    const membership = this.memberships.get(userId)?.get(tenantId)
+    return membership !== undefined && membership.expiresAt > Date.now() ? membership.role : undefined
   }
 
   async loadTenant (key: string): Promise<Tenant | null> {
     const cached = this.tenants.get(key)
     if (cached !== undefined) return cached.value
+    return this.tenantLoads.load(key, () => this.queryTenant(key), tenant => {
+      if (tenant === null) {
+        this.tenants.set(key, { value: null }, { ttl: NEGATIVE_TTL_MS })
+      } else {
+        this.tenants.set(tenant.id, { value: tenant })
+        this.tenants.set(tenant.slug, { value: tenant })
+      }
+    })
+  }
+
+  async loadRole (tenantId: string, userId: string): Promise<Role | null> {
+    const cached = this.peekRole(tenantId, userId)
+    if (cached !== undefined) return cached
+    return this.membershipLoads.load(membershipKey(tenantId, userId), () => this.queryRole(tenantId, userId), role => {
+      let ofUser = this.memberships.get(userId)
+      if (ofUser === undefined) {
+        ofUser = new Map()
+        this.memberships.set(userId, ofUser)
+      }
+      ofUser.set(tenantId, { role, expiresAt: Date.now() + (role === null ? NEGATIVE_TTL_MS : TTL_MS) })
+    })
+  }
+
+  private async queryTenant (key: string): Promise<Tenant | null> {
     const byId = uuidPattern.test(key)
     const [tenant] = await this.db.read('tenant by key', null, sql => byId
       ? sql<Tenant[]>`select id, slug, name, created_at from tenants where id = ${key}`
       : sql<Tenant[]>`select id, slug, name, created_at from tenants where slug = ${key}`)
-    if (tenant === undefined) {
-      this.tenants.set(key, { value: null }, { ttl: NEGATIVE_TTL_MS })
-      return null
-    }
-    this.tenants.set(tenant.id, { value: tenant })
-    this.tenants.set(tenant.slug, { value: tenant })
-    return tenant
+    return tenant ?? null
   }
 
-  async loadRole (tenantId: string, userId: string): Promise<Role | null> {
-    const key = `${tenantId}:${userId}`
-    const cached = this.roles.get(key)
-    if (cached !== undefined) return cached.value
+  private async queryRole (tenantId: string, userId: string): Promise<Role | null> {
     const [row] = await this.db.read('membership', tenantId, (sql, scope) =>
       sql<Array<{ role: Role }>>`select role from tenant_membership(${tenantId}, ${userId}, ${scope.tag})`)
-    const role = row?.role ?? null
-    this.roles.set(key, { value: role }, role === null ? { ttl: NEGATIVE_TTL_MS } : {})
-    return role
+    return row?.role ?? null
+  }
+
+  private forgetMembership (key: string): void {
+    this.membershipLoads.invalidate()
+    const membership = parseMembershipKey(key)
+    if (membership !== undefined) this.memberships.get(membership.userId)?.delete(membership.tenantId)
   }
 
   private forgetTenant (key: string): void {
+    this.tenantLoads.invalidate()
     const tenant = this.tenants.get(key)?.value
     this.tenants.delete(key)
     if (tenant) {

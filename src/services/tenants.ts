@@ -3,6 +3,7 @@ import { isUniqueViolation } from '../db/errors.ts'
 import { conflict } from '../errors.ts'
 import { uuidv7 } from '../ids.ts'
 import type { Invalidation } from '../../plugins/invalidation.ts'
+import { membershipKey } from '../invalidation.ts'
 import { recordAudit } from './audit.ts'
 import type { Tenant } from './tenant-directory.ts'
 
@@ -26,6 +27,6 @@ export async function createTenant (db: Database, invalidation: Invalidation, ow
   }
   // "no such tenant" may be cached under this slug, and "not a member" under the owner
   await invalidation.publish('tenant', input.slug)
-  await invalidation.publish('membership', `${id}:${ownerId}`)
+  await invalidation.publish('membership', membershipKey(id, ownerId))
   return tenant
 }
