@@ -14,7 +14,7 @@ export interface Principal {
   email: string
   isStaff: boolean
   /** the `tid` claim: the tenant the access token is bound to */
-  tokenTenantId?: string
+  tokenTenantId: string | undefined
 }
 
 declare module 'fastify' {
@@ -36,16 +36,14 @@ const missingToken = () => new AppError('unauthenticated', { detail: 'a valid be
 const goneUser = () => new AppError('unauthenticated', { detail: 'the user of this token no longer exists' })
 
 function bearerToken (header: string | undefined): string {
-  if (header === undefined || header.length <= BEARER.length || header.slice(0, BEARER.length).toLowerCase() !== BEARER) {
-    throw missingToken()
-  }
+  if (header === undefined || header.length <= BEARER.length) throw missingToken()
+  // the scheme is case-insensitive; the usual spelling is checked without building a string
+  if (!header.startsWith('Bearer ') && header.slice(0, BEARER.length).toLowerCase() !== BEARER) throw missingToken()
   return header.slice(BEARER.length).trim()
 }
 
 function principalOf (claims: AccessClaims, user: AuthUser): Principal {
-  const principal: Principal = { userId: claims.sub, name: user.name, email: user.email, isStaff: user.isStaff }
-  if (claims.tid !== undefined) principal.tokenTenantId = claims.tid
-  return principal
+  return { userId: claims.sub, name: user.name, email: user.email, isStaff: user.isStaff, tokenTenantId: claims.tid }
 }
 
 /**

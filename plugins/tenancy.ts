@@ -35,17 +35,12 @@ async function tenancyPlugin (app: FastifyInstance): Promise<void> {
   app.decorateRequest('tenant', null)
   app.decorateRequest('role', null)
 
-  const hostSuffix = `.${app.config.BASE_DOMAIN}`
+  const subdomainOf = tenantSubdomain(app.config.BASE_DOMAIN)
 
   function tenantKeyOf (request: FastifyRequest): string | undefined {
     const header = request.headers['x-tenant']
     if (typeof header === 'string' && header !== '') return header.trim().toLowerCase()
-    const host = request.hostname
-    if (host.endsWith(hostSuffix)) {
-      const label = host.slice(0, -hostSuffix.length)
-      if (label !== '' && !label.includes('.')) return label.toLowerCase()
-    }
-    return request.principal?.tokenTenantId
+    return subdomainOf(request.host) ?? request.principal?.tokenTenantId
   }
 
   function apply (request: FastifyRequest, tenant: Tenant, role: Role): void {
@@ -82,6 +77,25 @@ async function tenancyPlugin (app: FastifyInstance): Promise<void> {
     resolveSlowly(request, key, principal.userId).then(() => done(), done)
   })
 }
+
+/**
+ * The tenant label of a Host (port allowed) that is one label under baseDomain, lower-cased;
+ * undefined for any other host. Reads the header in place: Fastify's `request.hostname` splits
+ * it into a new array on every call.
+ */
+export function tenantSubdomain (baseDomain: string): (host: string) => string | undefined {
+  const domain = baseDomain.toLowerCase()
+  return host => {
+    const dot = host.indexOf('.')
+    if (dot <= 0) return undefined
+    const end = dot + 1 + domain.length
+    if (end !== host.length && host.charCodeAt(end) !== COLON) return undefined
+    if (host.slice(dot + 1, end).toLowerCase() !== domain) return undefined
+    return host.slice(0, dot).toLowerCase()
+  }
+}
+
+const COLON = 58
 
 /** Marks a route tenant-scoped (used by the tenant folders' autohooks, src/http/folder-hooks.ts). */
 export function markTenantScoped (route: RouteOptions): void {

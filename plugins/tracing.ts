@@ -63,10 +63,14 @@ async function tracingPlugin (app: FastifyInstance): Promise<void> {
     const config = request.routeOptions.config
     request.routeConfig = config
     const routeTag = config.routeTag
+    // every field from the start: one object shape for every request, whichever hooks fill it in
     const context: RequestContext = {
       requestId: request.id,
       traceId: traceIdOf(request),
-      route: routeTag ?? 'unmatched'
+      route: routeTag ?? 'unmatched',
+      tenantId: undefined,
+      userId: undefined,
+      deadline: undefined
     }
     request.ctx = context
     reply.header('x-request-id', request.id)

@@ -25,6 +25,8 @@ export const redactedPaths = [
   'err.parameters'
 ]
 
+const NO_CONTEXT = Object.freeze({})
+
 /**
  * One logger for the process, writing to a buffered stdout (see bufferedStdout). Its mixin adds the request (or job) context to every line written
  * while that work runs, from any depth, so no child logger is made per request.
@@ -39,14 +41,17 @@ export function createLogger (config: Pick<Config, 'LOG_LEVEL'>, destination?: D
     formatters: { level: label => ({ level: label }) },
     mixin (mergeObject) {
       const context = currentContext()
-      if (context === undefined || (mergeObject as { request_id?: string }).request_id !== undefined) return {}
+      if (context === undefined || (mergeObject as { request_id?: string }).request_id !== undefined) return NO_CONTEXT
       return {
         request_id: context.requestId,
         trace_id: context.traceId,
         tenant_id: context.tenantId,
         user_id: context.userId
       }
-    }
+    },
+    // pino's default copies every line's fields into the mixin's object; a line that carries its
+    // own ids (the access line) is left as it is
+    mixinMergeStrategy: (mergeObject, mixinObject) => mixinObject === NO_CONTEXT ? mergeObject : Object.assign(mixinObject, mergeObject)
   }, destination ?? bufferedStdout())
 }
 

@@ -34,9 +34,9 @@ t.test('X-Tenant names the tenant by slug or by id', async tt => {
   }
 })
 
-t.test('a Host under the base domain names the tenant by its first label, port ignored', async tt => {
+t.test('a Host under the base domain names the tenant by its first label, port and case ignored', async tt => {
   const owner = clientOf(app, ownerUnbound)
-  for (const host of [`${acme.slug}.${baseDomain}:3000`, `${acme.slug}.${baseDomain}`]) {
+  for (const host of [`${acme.slug}.${baseDomain}:3000`, `${acme.slug}.${baseDomain}`, `${acme.slug}.${baseDomain}`.toUpperCase()]) {
     const response = await owner.get('/v1/tenant', { host })
     tt.equal(response.statusCode, 200, `Host: ${host}`)
     tt.equal(tenantOf(response), acme.id)
@@ -56,7 +56,9 @@ t.test('resolution order: X-Tenant, then Host, then the token', async tt => {
     { label: 'X-Tenant beats the Host', headers: { 'x-tenant': other.id, host: `${acme.slug}.${baseDomain}:3000` }, expected: other.id },
     { label: 'the Host beats the token', headers: { host: `${other.slug}.${baseDomain}` }, expected: other.id },
     { label: 'a Host outside the base domain falls through to the token', headers: { host: `${other.slug}.example.com` }, expected: acme.id },
-    { label: 'the bare base domain falls through to the token', headers: { host: `${baseDomain}:3000` }, expected: acme.id }
+    { label: 'the bare base domain falls through to the token', headers: { host: `${baseDomain}:3000` }, expected: acme.id },
+    { label: 'two labels under the base domain fall through to the token', headers: { host: `www.${other.slug}.${baseDomain}` }, expected: acme.id },
+    { label: 'a Host that only starts like the base domain falls through to the token', headers: { host: `${other.slug}.${baseDomain}.example.com` }, expected: acme.id }
   ]
   for (const { label, headers, expected } of cases) {
     const response = await boundToAcme.get('/v1/tenant', headers)
