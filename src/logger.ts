@@ -1,6 +1,7 @@
 import { pino, type DestinationStream, type Logger } from 'pino'
 import { currentContext } from './context.ts'
 import type { Config } from './config.ts'
+import { batchedStdout } from './log-destination.ts'
 
 export type { Logger }
 
@@ -28,7 +29,7 @@ export const redactedPaths = [
 const NO_CONTEXT = Object.freeze({})
 
 /**
- * One logger for the process, writing to a buffered stdout (see bufferedStdout). Its mixin adds the request (or job) context to every line written
+ * One logger for the process, writing to a batched stdout (src/log-destination.ts). Its mixin adds the request (or job) context to every line written
  * while that work runs, from any depth, so no child logger is made per request.
  */
 export function createLogger (config: Pick<Config, 'LOG_LEVEL'>, destination?: DestinationStream): Logger {
@@ -52,18 +53,5 @@ export function createLogger (config: Pick<Config, 'LOG_LEVEL'>, destination?: D
     // pino's default copies every line's fields into the mixin's object; a line that carries its
     // own ids (the access line) is left as it is
     mixinMergeStrategy: (mergeObject, mixinObject) => mixinObject === NO_CONTEXT ? mergeObject : Object.assign(mixinObject, mergeObject)
-  }, destination ?? bufferedStdout())
-}
-
-const FLUSH_EVERY_MS = 500
-
-/**
- * stdout, written in chunks of at least 4 KiB or every half second, whichever comes first: under
- * load many lines leave in one write instead of one syscall each (profiled at 6% of a no-query
- * request). pino flushes what is pending when the process exits.
- */
-function bufferedStdout (): DestinationStream {
-  const stream = pino.destination({ dest: 1, sync: false, minLength: 4096 })
-  setInterval(() => { stream.flush() }, FLUSH_EVERY_MS).unref()
-  return stream
+  }, destination ?? batchedStdout())
 }
