@@ -112,6 +112,7 @@ async function measure (context: BenchContext, run: CommandRun): Promise<Measure
       non2xx: 0,
       badStatuses: {},
       peakRssKb: undefined,
+      serverCpuUsPerRequest: undefined,
       logBytes: 0,
       warmupProblems: warmup === undefined ? 0 : warmup.failed + (warmup.exitCode !== 0 ? 1 : 0)
     }

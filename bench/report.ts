@@ -30,6 +30,7 @@ const integer = (n: number): string => Number.isFinite(n) ? Math.round(n).toLoca
 const ms = (n: number): string => Number.isFinite(n) ? String(Number(n.toFixed(2))) : 'n/a'
 const ratio = (n: number): string => Number.isFinite(n) ? n.toFixed(2) : 'n/a'
 const megabytes = (kb: number | undefined): string => kb === undefined ? 'n/a' : (kb / 1024).toFixed(1)
+const cpuPerRequest = (us: number | undefined): string => us === undefined ? 'n/a' : us.toFixed(1)
 
 export function markdownTable (headers: string[], rows: string[][]): string {
   const widths = headers.map((header, i) => Math.max(header.length, ...rows.map(row => (row[i] ?? '').length)))
@@ -40,7 +41,7 @@ export function markdownTable (headers: string[], rows: string[][]): string {
 /** The line printed when a run ends. */
 export function runLine (result: RunResult): string {
   const problems = problemsOf(result)
-  return `${integer(result.requestsPerSec)} req/s, p50 ${ms(result.latencyP50)} ms, p97.5 ${ms(result.latencyP97_5)} ms, ` +
+  return `${integer(result.requestsPerSec)} req/s, server CPU ${cpuPerRequest(result.serverCpuUsPerRequest)} µs/req, p50 ${ms(result.latencyP50)} ms, p97.5 ${ms(result.latencyP97_5)} ms, ` +
     `p99 ${ms(result.latencyP99)} ms, peak RSS ${result.peakRssKb === undefined ? 'n/a' : `${megabytes(result.peakRssKb)} MB`}` +
     (problems ? `\n!!! ${result.scenario}, round ${result.round}: ${problems}: THIS RUN IS NOT VALID` : '')
 }
@@ -78,11 +79,12 @@ export function ratioTable (outcomes: RatioOutcome[], results: RunResult[]): str
 
 export function summaryTable (summaries: ScenarioSummary[]): string {
   return markdownTable(
-    ['scenario', 'runs', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'errors', 'timeouts', 'non-2xx', 'peak RSS MB'],
+    ['scenario', 'runs', 'req/s', 'server CPU µs/req', 'p50 ms', 'p97.5 ms', 'p99 ms', 'errors', 'timeouts', 'non-2xx', 'peak RSS MB'],
     summaries.map(s => [
       s.scenario.name,
       String(s.runs),
       integer(s.requestsPerSec),
+      cpuPerRequest(s.serverCpuUsPerRequest),
       ms(s.latencyP50),
       ms(s.latencyP97_5),
       ms(s.latencyP99),
@@ -96,11 +98,12 @@ export function summaryTable (summaries: ScenarioSummary[]): string {
 
 export function runTable (results: RunResult[]): string {
   return markdownTable(
-    ['round', 'scenario', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'errors', 'timeouts', 'non-2xx', 'peak RSS MB', 'log MB'],
+    ['round', 'scenario', 'req/s', 'server CPU µs/req', 'p50 ms', 'p97.5 ms', 'p99 ms', 'errors', 'timeouts', 'non-2xx', 'peak RSS MB', 'log MB'],
     results.map(r => [
       String(r.round),
       r.scenario + (problemsOf(r) ? ' ⚠' : ''),
       integer(r.requestsPerSec),
+      cpuPerRequest(r.serverCpuUsPerRequest),
       ms(r.latencyP50),
       ms(r.latencyP97_5),
       ms(r.latencyP99),
@@ -154,8 +157,10 @@ export function resultsMarkdown (report: Report): string {
     '',
     '## Every run',
     '',
-    'Latency in milliseconds; req/s is autocannon\'s average of per-second samples; peak RSS is the server process\'s',
-    'VmHWM at the end of its run; log MB is what the server wrote to stdout (its logs) during the run.',
+    'Latency in milliseconds; req/s is autocannon\'s average of per-second samples; server CPU µs/req is the CPU time',
+    '(user + system, from /proc) the server process used during the measured run divided by the requests it answered:',
+    'steadier than req/s when the load generator shares the cores; peak RSS is the server process\'s VmHWM at the end',
+    'of its run; log MB is what the server wrote to stdout (its logs) during the run.',
     '',
     runTable(report.results),
     ''

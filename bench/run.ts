@@ -124,7 +124,9 @@ async function measureServer (scenario: HttpScenario, context: BenchContext, set
       warmupProblems = warmup.errors + warmup.non2xx
     }
     const logBytesBefore = statSync(logPath).size
+    const cpuBefore = server.cpuUs()
     const result = await drive(scenario, context, server.url, settings.connections, settings.durationS)
+    const cpuAfter = server.cpuUs()
     const peakRssKb = server.peakRssKb()
     if (server.exited()) throw new BenchError(`the ${scenario.server.name} server died during the run:\n${server.stderrTail()}`)
     return {
@@ -138,6 +140,9 @@ async function measureServer (scenario: HttpScenario, context: BenchContext, set
       non2xx: result.non2xx,
       badStatuses: badStatuses(result),
       peakRssKb,
+      serverCpuUsPerRequest: cpuBefore === undefined || cpuAfter === undefined || result.requests.total === 0
+        ? undefined
+        : (cpuAfter - cpuBefore) / result.requests.total,
       logBytes: statSync(logPath).size - logBytesBefore,
       warmupProblems
     }

@@ -14,6 +14,8 @@ export interface RunningServer {
   url: string
   /** VmHWM (peak resident set) in kB, undefined where /proc is not there */
   peakRssKb: () => number | undefined
+  /** CPU time (user + system) the process has used so far, in µs; undefined where /proc is not there */
+  cpuUs: () => number | undefined
   /** the last few kB the process wrote to stderr */
   stderrTail: () => string
   exited: () => boolean
@@ -32,6 +34,20 @@ function readPeakRssKb (pid: number): number | undefined {
   try {
     const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return match?.[1] === undefined ? undefined : Number(match[1])
+  } catch {
+    return undefined
+  }
+}
+
+/** Linux reports utime and stime in clock ticks of USER_HZ, which is 100 on every Linux ABI Node runs on */
+const MICROSECONDS_PER_TICK = 10_000
+
+function readCpuUs (pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * MICROSECONDS_PER_TICK
   } catch {
     return undefined
   }
@@ -81,6 +97,7 @@ export async function startServer (repoRoot: string, spec: ServerSpec, context: 
     pid: child.pid ?? -1,
     url: '',
     peakRssKb: () => readPeakRssKb(child.pid ?? -1),
+    cpuUs: () => readCpuUs(child.pid ?? -1),
     stderrTail: () => stderr.trim(),
     exited,
     stop: async () => {

@@ -54,12 +54,14 @@ export interface ScenarioSummary {
   timeouts: number
   non2xx: number
   peakRssKb: number | undefined
+  serverCpuUsPerRequest: number | undefined
 }
 
 /** Medians over the rounds; errors summed; the highest peak RSS. */
 export function summarize (scenario: Scenario, results: RunResult[]): ScenarioSummary {
   const runs = results.filter(r => r.scenario === scenario.name)
   const rss = runs.map(r => r.peakRssKb).filter((kb): kb is number => kb !== undefined)
+  const cpu = runs.map(r => r.serverCpuUsPerRequest).filter((us): us is number => us !== undefined)
   return {
     scenario,
     runs: runs.length,
@@ -70,7 +72,8 @@ export function summarize (scenario: Scenario, results: RunResult[]): ScenarioSu
     errors: runs.reduce((sum, r) => sum + r.errors, 0),
     timeouts: runs.reduce((sum, r) => sum + r.timeouts, 0),
     non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
-    peakRssKb: rss.length === 0 ? undefined : Math.max(...rss)
+    peakRssKb: rss.length === 0 ? undefined : Math.max(...rss),
+    serverCpuUsPerRequest: cpu.length === 0 ? undefined : median(cpu)
   }
 }
 

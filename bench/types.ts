@@ -100,6 +100,11 @@ export interface RunResult {
   badStatuses: Record<string, number>
   /** VmHWM of the server process at the end of the run (it was started for this run); undefined off Linux or without a server */
   peakRssKb: number | undefined
+  /**
+   * CPU time (user + system) the server process used in the measured run per request, in µs:
+   * steadier than req/s on a machine whose cores the load generator shares; undefined without a server
+   */
+  serverCpuUsPerRequest: number | undefined
   /** what the server wrote to stdout (its logs) during the run */
   logBytes: number
   /** errors or non-2xx seen during the warm-up */
