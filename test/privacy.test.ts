@@ -165,6 +165,32 @@ t.test('an export is its owner\'s alone, and only while ready and not expired', 
   expectProblem(tt, await carol.client.get(`/v1/me/exports/${id}/download`), 404, 'not_found', 'expired')
 })
 
+t.test('a POST while the caller\'s export still waits answers that export; once it has started, a new one is queued', async tt => {
+  const henry = await caller('Henry Impatient')
+  // waiting, with no job behind it, so it stays pending for as long as the test needs
+  const [waiting] = await owner<Array<{ id: string }>>`insert into exports (user_id) values (${henry.id}) returning id`
+  const exportsOfHenry = async () => (await owner<Array<{ id: string }>>`select id from exports where user_id = ${henry.id}`).map(row => row.id)
+
+  const responses = await Promise.all(Array.from({ length: 10 }, () => henry.client.post('/v1/me/exports')))
+  tt.same([...new Set(responses.map(response => response.statusCode))], [202])
+  tt.same(responses[0]!.json(), { export: { id: waiting!.id, status: 'pending' } })
+  tt.same([...new Set(responses.map(response => (response.json() as { export: ExportView }).export.id))], [waiting!.id],
+    '10 concurrent requests all answer the waiting export')
+  tt.same(await exportsOfHenry(), [waiting!.id], 'and queue nothing more')
+
+  await owner`update exports set status = 'running' where id = ${waiting!.id}`
+  const next = await henry.client.post('/v1/me/exports')
+  expectStatus(next, 202, 'request export while one runs')
+  const nextId = (next.json() as { export: ExportView }).export.id
+  tt.not(nextId, waiting!.id, 'a running export does not hold a new request back')
+  tt.same((await exportsOfHenry()).sort(), [waiting!.id, nextId].sort())
+  const ready = await waitFor('the new export is ready', async () => {
+    const view = await exportView(henry, nextId)
+    return view.status === 'ready' ? view : undefined
+  })
+  tt.equal(ready.download_url, `/v1/me/exports/${nextId}/download`)
+})
+
 t.test('DELETE /v1/me is refused without the password, or while the caller is a last owner with others', async tt => {
   const dan = await caller('Dan Owner')
   const member = await caller('Dan\'s Colleague')

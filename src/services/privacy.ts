@@ -32,13 +32,27 @@ export const downloadPath = (exportId: string): string => `/v1/me/exports/${expo
 export class PrivacyService {
   constructor (private readonly db: Database) {}
 
+  /**
+   * Queues an export, or answers the caller's export that is still waiting (migration 0010: one
+   * pending export per user). A concurrent request waits for this one's insert and then finds it.
+   */
   async requestExport (userId: string): Promise<{ id: string, status: 'pending' }> {
     return await this.db.transaction(null, async tx => {
-      const [row] = await tx<Array<{ id: string }>>`insert into exports (user_id) values (${userId}) returning id`
-      if (row === undefined) throw new Error('the export insert returned no row')
-      const payload: ExportJobPayload = { exportId: row.id }
-      await enqueue(tx, { queue: 'privacy', name: EXPORT_JOB, payload, tenantId: null })
-      return { id: row.id, status: 'pending' as const }
+      // the waiting export may start between the two statements; then there is room for a new one
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const [created] = await tx<Array<{ id: string }>>`
+          insert into exports (user_id) values (${userId})
+          on conflict (user_id) where status = 'pending' do nothing
+          returning id`
+        if (created !== undefined) {
+          const payload: ExportJobPayload = { exportId: created.id }
+          await enqueue(tx, { queue: 'privacy', name: EXPORT_JOB, payload, tenantId: null })
+          return { id: created.id, status: 'pending' as const }
+        }
+        const [waiting] = await tx<Array<{ id: string }>>`select id from exports where user_id = ${userId} and status = 'pending'`
+        if (waiting !== undefined) return { id: waiting.id, status: 'pending' as const }
+      }
+      throw new Error('requestExport: the pending export kept changing under three attempts')
     })
   }
 

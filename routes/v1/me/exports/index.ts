@@ -11,7 +11,8 @@ const exportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: { permission: 'authenticated' },
     schema: {
       summary: 'Request an export of all of the caller\'s data',
-      description: 'A job gathers the data of every tenant; poll the export until it is ready.',
+      description: 'A job gathers the data of every tenant; poll the export until it is ready. ' +
+        'While an export of the caller is still pending, the request answers that export instead of queuing another.',
       tags,
       response: { 202: ExportCreated }
     }
