@@ -1,6 +1,10 @@
 import t, { type Test } from 'tap'
 import { randomBytes, randomUUID } from 'node:crypto'
+import { UnrecoverableError } from 'bullmq'
 import { createSql } from '../src/db/client.ts'
+import { createLogger } from '../src/logger.ts'
+import { createMailer } from '../src/mail/transport.ts'
+import type { Redis } from '../src/redis.ts'
 import { domainJobs } from '../src/jobs/catalog.ts'
 import { enqueue } from '../src/jobs/outbox.ts'
 import { JobRegistry } from '../src/jobs/registry.ts'
@@ -10,6 +14,7 @@ import type { ExportDocument } from '../src/schemas/privacy.ts'
 import { buildTestApp } from './helpers/app.ts'
 import { clientOf, expectInvalid, expectProblem, type Client } from './helpers/http.ts'
 import { serviceDatabase, startTestWorker } from './helpers/jobs.ts'
+import { startSmtpServer } from './helpers/smtp.ts'
 import { waitFor } from './helpers/wait.ts'
 import { PASSWORD, relaxedAuthLimits, signUp, tokenFor, type TestUser } from './helpers/tenants.ts'
 import { login } from './helpers/users.ts'
@@ -19,7 +24,9 @@ import { login } from './helpers/users.ts'
 const { app, db, config } = await buildTestApp(t, { env: relaxedAuthLimits })
 const owner = createSql(db.ownerUrl, { max: 2 })
 t.teardown(() => owner.end({ timeout: 5 }))
-const { queues } = await startTestWorker(t, db, registerPrivacyJobs(new JobRegistry(), config), { config })
+const smtp = await startSmtpServer(t)
+const privacyJobs = registerPrivacyJobs(new JobRegistry(), config, { mailer: createMailer({ SMTP_URL: smtp.url, MAIL_FROM: config.MAIL_FROM }) })
+const { queues } = await startTestWorker(t, db, privacyJobs, { config })
 const { database } = serviceDatabase(t, db)
 
 interface ExportView { id: string, status: string, download_url?: string, expires_at?: string }
@@ -345,4 +352,31 @@ t.test('the deletion job re-checks ownership: a user who became a last owner wit
   const before = await snapshot(kim.id)
   await tt.rejects(anonymizeAccount(database, kim.id), DeletionBlockedError)
   tt.same(await snapshot(kim.id), before, 'nothing changed')
+})
+
+t.test('a deletion the job finds blocked leaves the account whole and tells the user by email, once', async tt => {
+  const nina = await caller('Nina Late Owner')
+  const omar = await caller('Omar Newcomer')
+  const slug = await createTenantAs(nina)
+  // her request was accepted while she was alone; someone joined before the job ran
+  await addMemberAs(nina, slug, omar, 'viewer')
+  const before = await snapshot(nina.id)
+  const mailsBefore = smtp.messages.length
+  const outboxId = await database.transaction(null, tx => enqueue(tx, { queue: 'privacy', name: DELETE_ACCOUNT_JOB, payload: { userId: nina.id }, tenantId: null }))
+  const jobId = `outbox-${outboxId}`
+  await waitFor(`job ${jobId} failed for good`, async () => await (await queues.get('privacy').getJob(jobId))?.getState() === 'failed', 15_000)
+
+  const mails = smtp.messages.slice(mailsBefore)
+  tt.equal(mails.length, 1, 'one email')
+  tt.same(mails[0]?.to, [nina.email], 'to the user')
+  tt.equal(mails[0]?.headers.subject, 'Your account was not deleted')
+  tt.match(mails[0]?.body.replace(/=\r?\n/g, ''), slug, 'naming the tenant to hand over')
+  tt.same(await snapshot(nina.id), before, 'the account is whole')
+  tt.equal((await nina.client.get('/v1/me')).statusCode, 200, 'and still works')
+
+  // the same job run again (a duplicate delivery): it ends the same way, without a second email
+  const handler = privacyJobs.get(DELETE_ACCOUNT_JOB)!.handler
+  const context = { db: database, redis: undefined as unknown as Redis, log: createLogger({ LOG_LEVEL: 'silent' }), jobId, attempt: 1 }
+  await tt.rejects(handler({ userId: nina.id }, context), UnrecoverableError)
+  tt.equal(smtp.messages.length, mailsBefore + 1, 'no second email')
 })

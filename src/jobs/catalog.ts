@@ -9,8 +9,9 @@ import { JobRegistry } from './registry.ts'
 /** Every job type of the domain, for the worker of `npm start` and ROLE=worker. Features register theirs here. */
 export function domainJobs (config: Config): JobRegistry {
   const registry = new JobRegistry()
-  registerPrivacyJobs(registry, config)
-  registerBillingJobs(registry, { mailer: createMailer(config) })
+  const mailer = createMailer(config)
+  registerPrivacyJobs(registry, config, { mailer })
+  registerBillingJobs(registry, { mailer })
   registry.register(publishArticleJob)
   registry.register(flushLastSeenJob(config))
   return registry

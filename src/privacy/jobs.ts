@@ -1,7 +1,11 @@
 import { UnrecoverableError } from 'bullmq'
 import type { Config } from '../config.ts'
+import type { Database } from '../db/database.ts'
+import { once } from '../jobs/once.ts'
 import type { JobRegistry } from '../jobs/registry.ts'
+import type { Mailer } from '../mail/transport.ts'
 import { anonymizeAccount, DeletionBlockedError } from './account-deletion.ts'
+import { deletionBlockedMail } from './deletion-blocked-mail.ts'
 import { publishInvalidations } from '../invalidation.ts'
 import { buildExport, markExportFailed, purgeExpiredExports } from './exports.ts'
 
@@ -17,8 +21,26 @@ const PURGE_EVERY_MS = 3_600_000
 
 export type PrivacyJobSettings = Pick<Config, 'REDIS_PREFIX' | 'EXPORT_TTL_S'>
 
+export interface PrivacyJobDeps {
+  mailer: Mailer
+}
+
+/**
+ * Tells the user their deletion was not done, once per deletion job: the guard row is claimed in
+ * the transaction that sends, so a failed send leaves it free for the retry.
+ */
+async function tellDeletionBlocked (db: Database, mailer: Mailer, userId: string, slugs: readonly string[], jobId: string): Promise<boolean> {
+  return await db.transaction(null, async tx => {
+    if (!await once(tx, `deletion-blocked:${jobId}`)) return false
+    const [user] = await tx<Array<{ email: string }>>`select email from users where id = ${userId} and deleted_at is null`
+    if (user === undefined) return false
+    await mailer.send(deletionBlockedMail(user.email, slugs, jobId, mailer.domain))
+    return true
+  })
+}
+
 /** The GDPR job types: building an export, anonymizing an account, purging expired exports. Each is safe to run twice. */
-export function registerPrivacyJobs (registry: JobRegistry, settings: PrivacyJobSettings): JobRegistry {
+export function registerPrivacyJobs (registry: JobRegistry, settings: PrivacyJobSettings, deps: PrivacyJobDeps): JobRegistry {
   return registry
     .register<ExportJobPayload>({
       queue: 'privacy',
@@ -42,10 +64,13 @@ export function registerPrivacyJobs (registry: JobRegistry, settings: PrivacyJob
         try {
           deletion = await anonymizeAccount(job.db, userId)
         } catch (error) {
+          if (!(error instanceof DeletionBlockedError)) throw error
           // the request was checked, but the user has since become a tenant's last owner with
-          // other members: retrying cannot help; the account stays as it was, whole
-          if (error instanceof DeletionBlockedError) throw new UnrecoverableError(error.message)
-          throw error
+          // other members: the account stays whole, the user is told by email (a failed send is
+          // retried), and the job ends for good, as retrying the deletion cannot help
+          const told = await tellDeletionBlocked(job.db, deps.mailer, userId, error.slugs, job.jobId)
+          job.log.warn({ user_id: userId, tenants: error.slugs, told }, 'account deletion blocked: the user is a last owner')
+          throw new UnrecoverableError(error.message)
         }
         job.log.info({ user_id: userId, outcome: deletion === null ? 'already-anonymized' : 'anonymized' }, 'account deletion job done')
         // a run that finds the work done still drops the user: the first may have died before publishing
