@@ -43,18 +43,11 @@ export function ratioOutcome (ratio: Ratio, results: RunResult[]): RatioOutcome 
   }
 }
 
-export interface ScenarioSummary {
+/** A scenario's runs in one row: the measured fields of RunResult, over the rounds. */
+export interface ScenarioSummary extends Pick<RunResult, 'requestsPerSec' | 'latencyP50' | 'latencyP97_5' | 'latencyP99' |
+  'errors' | 'timeouts' | 'non2xx' | 'peakRssKb' | 'serverCpuUsPerRequest'> {
   scenario: Scenario
   runs: number
-  requestsPerSec: number
-  latencyP50: number
-  latencyP97_5: number
-  latencyP99: number
-  errors: number
-  timeouts: number
-  non2xx: number
-  peakRssKb: number | undefined
-  serverCpuUsPerRequest: number | undefined
 }
 
 /** Medians over the rounds; errors summed; the highest peak RSS. */

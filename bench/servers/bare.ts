@@ -1,7 +1,8 @@
 import Fastify, { type FastifyPluginAsync } from 'fastify'
 import { createSql } from '../../src/db/client.ts'
 import { page } from '../../src/pagination.ts'
-import { ArticleEnvelope, ArticleList, type Article } from '../../src/schemas/article.ts'
+import { ArticleEnvelope, ArticleList } from '../../src/schemas/article.ts'
+import { toArticle, type ArticleRow } from '../../src/services/article-row.ts'
 import { serveForBench } from './serve.ts'
 
 /**
@@ -19,34 +20,6 @@ const helloRoute: FastifyPluginAsync = async (app) => {
     }
   }, async () => ({ hello: 'world' }))
 }
-
-/** The columns and join of article_get and article_list (migrations/0005_articles.sql). */
-interface ArticleRow {
-  id: string
-  title: string
-  body: string
-  status: Article['status']
-  tags: string[]
-  author_id: string
-  author_name: string
-  publish_at: Date | null
-  published_at: Date | null
-  created_at: Date
-  updated_at: Date
-}
-
-const toArticle = (row: ArticleRow): Article => ({
-  id: row.id,
-  title: row.title,
-  body: row.body,
-  status: row.status,
-  tags: row.tags,
-  author: { id: row.author_id, name: row.author_name },
-  publish_at: row.publish_at,
-  published_at: row.published_at,
-  created_at: row.created_at,
-  updated_at: row.updated_at
-})
 
 const MAX_LIMIT = 100
 

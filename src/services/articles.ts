@@ -3,24 +3,10 @@ import type { Database } from '../db/database.ts'
 import { conflict, notFound, validationFailed } from '../errors.ts'
 import { decodeCursor, page } from '../pagination.ts'
 import type { Article, ArticleStatus } from '../schemas/article.ts'
+import { toArticle, type ArticleRow } from './article-row.ts'
 import { assertMayModifyArticle, type Actor } from './article-access.ts'
 import { diff, recordAudit } from './audit.ts'
 import { enqueuePublication } from '../jobs/scheduled-publishing.ts'
-
-/** A row of the article_view type (see migrations/0005_articles.sql). */
-interface ArticleRow {
-  id: string
-  title: string
-  body: string
-  status: ArticleStatus
-  tags: string[]
-  author_id: string
-  author_name: string
-  publish_at: Date | null
-  published_at: Date | null
-  created_at: Date
-  updated_at: Date
-}
 
 export interface ArticleFilters {
   status?: ArticleStatus | undefined
@@ -32,19 +18,6 @@ export interface NewArticle { title: string, body?: string | undefined, tags?: s
 export type ArticlePatch = Partial<NewArticle>
 
 const MAX_TAGS = 10
-
-const toArticle = (row: ArticleRow): Article => ({
-  id: row.id,
-  title: row.title,
-  body: row.body,
-  status: row.status,
-  tags: row.tags,
-  author: { id: row.author_id, name: row.author_name },
-  publish_at: row.publish_at,
-  published_at: row.published_at,
-  created_at: row.created_at,
-  updated_at: row.updated_at
-})
 
 /** Duplicates merged, first occurrence kept; more than 10 distinct tags is a validation failure. */
 function normalizeTags (tags: string[]): string[] {
