@@ -4,13 +4,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { registerBillingJobs } from '../src/billing/jobs.ts'
 import { runWithContext } from '../src/context.ts'
 import { createSql, type Sql } from '../src/db/client.ts'
-import { JobRegistry, type JobContext } from '../src/jobs/index.ts'
-import { createLogger } from '../src/logger.ts'
+import { JobRegistry } from '../src/jobs/index.ts'
 import { createMailer } from '../src/mail/transport.ts'
-import { createRedis } from '../src/redis.ts'
 import { buildTestApp, type TestApp } from './helpers/app.ts'
 import { clientOf, expectProblem } from './helpers/http.ts'
-import { serviceDatabase, startTestWorker } from './helpers/jobs.ts'
+import { directJobContexts, startTestWorker } from './helpers/jobs.ts'
 import { waitFor } from './helpers/wait.ts'
 import { deliver, nowSeconds, paymentEvent, webhookEnv } from './helpers/payments.ts'
 import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.ts'
@@ -208,15 +206,12 @@ async function billingState (owner: Sql): Promise<unknown> {
 t.test('every billing job type run twice in a row leaves the state of one run, and one email', async tt => {
   const s = await stack(tt)
   const tenant = await createTenant(s.app)
-  const { database } = serviceDatabase(tt, s.db)
-  const redis = createRedis(s.config.REDIS_URL, { connectionName: 'atrium-test-billing' })
-  tt.teardown(() => { redis.disconnect() })
-  const log = createLogger({ LOG_LEVEL: 'silent' })
+  const jobContext = directJobContexts(tt, s.db, s.config)
 
   async function run (name: string, payload: Record<string, string>, requestId: string): Promise<void> {
     const type = s.registry.get(name)
     if (type === undefined) throw new Error(`${name} is not registered`)
-    const job: JobContext = { db: database, redis, log, jobId: `manual-${name}`, attempt: 1 }
+    const job = jobContext(`manual-${name}`)
     await runWithContext({ requestId, route: `job:${name}` }, () => type.handler(payload, job))
   }
 
@@ -261,13 +256,9 @@ t.test('every billing job type run twice in a row leaves the state of one run, a
 t.test('a failed send claims nothing: the retry sends the receipt', async tt => {
   const s = await stack(tt)
   const tenant = await createTenant(s.app)
-  const { database } = serviceDatabase(tt, s.db)
-  const redis = createRedis(s.config.REDIS_URL, { connectionName: 'atrium-test-billing' })
-  tt.teardown(() => { redis.disconnect() })
-  const log = createLogger({ LOG_LEVEL: 'silent' })
   const event = paymentEvent({ type: 'invoice.paid', data: { tenant_id: tenant.id, invoice_id: 'in_retry', email: 'retry@customer.example' } })
   tt.equal((await deliver(s.app, event)).statusCode, 200)
-  const job: JobContext = { db: database, redis, log, jobId: 'manual', attempt: 1 }
+  const job = directJobContexts(tt, s.db, s.config)('manual')
   const context = { requestId: 'req-retry', route: 'job:manual' }
   await runWithContext(context, () => s.registry.get('billing.process-event')!.handler({ event_id: event.id as string }, job))
   const payload = { event_id: event.id as string, tenant_id: tenant.id }

@@ -2,9 +2,7 @@ import t, { type Test } from 'tap'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { UnrecoverableError } from 'bullmq'
 import { createSql } from '../src/db/client.ts'
-import { createLogger } from '../src/logger.ts'
 import { createMailer } from '../src/mail/transport.ts'
-import type { Redis } from '../src/redis.ts'
 import { domainJobs } from '../src/jobs/catalog.ts'
 import { enqueue } from '../src/jobs/outbox.ts'
 import { JobRegistry } from '../src/jobs/registry.ts'
@@ -13,7 +11,7 @@ import { DELETE_ACCOUNT_JOB, EXPORT_JOB, PURGE_EXPORTS_JOB, registerPrivacyJobs 
 import type { ExportDocument } from '../src/schemas/privacy.ts'
 import { buildTestApp } from './helpers/app.ts'
 import { clientOf, expectInvalid, expectProblem, type Client } from './helpers/http.ts'
-import { serviceDatabase, startTestWorker } from './helpers/jobs.ts'
+import { directJobContexts, serviceDatabase, startTestWorker } from './helpers/jobs.ts'
 import { startSmtpServer } from './helpers/smtp.ts'
 import { waitFor } from './helpers/wait.ts'
 import { PASSWORD, relaxedAuthLimits, signUp, tokenFor, type TestUser } from './helpers/tenants.ts'
@@ -28,6 +26,7 @@ const smtp = await startSmtpServer(t)
 const privacyJobs = registerPrivacyJobs(new JobRegistry(), config, { mailer: createMailer({ SMTP_URL: smtp.url, MAIL_FROM: config.MAIL_FROM }) })
 const { queues } = await startTestWorker(t, db, privacyJobs, { config })
 const { database } = serviceDatabase(t, db)
+const jobContext = directJobContexts(t, db, config)
 
 interface ExportView { id: string, status: string, download_url?: string, expires_at?: string }
 interface Caller extends TestUser { token: string, client: Client }
@@ -375,8 +374,26 @@ t.test('a deletion the job finds blocked leaves the account whole and tells the 
   tt.equal((await nina.client.get('/v1/me')).statusCode, 200, 'and still works')
 
   // the same job run again (a duplicate delivery): it ends the same way, without a second email
-  const handler = privacyJobs.get(DELETE_ACCOUNT_JOB)!.handler
-  const context = { db: database, redis: undefined as unknown as Redis, log: createLogger({ LOG_LEVEL: 'silent' }), jobId, attempt: 1 }
-  await tt.rejects(handler({ userId: nina.id }, context), UnrecoverableError)
+  await tt.rejects(privacyJobs.get(DELETE_ACCOUNT_JOB)!.handler({ userId: nina.id }, jobContext(jobId)), UnrecoverableError)
   tt.equal(smtp.messages.length, mailsBefore + 1, 'no second email')
+})
+
+t.test('a deletion-blocked email that cannot be sent claims nothing: the retry sends it', async tt => {
+  const paul = await caller('Paul Late Owner')
+  const quinn = await caller('Quinn Newcomer')
+  await addMemberAs(paul, await createTenantAs(paul), quinn, 'viewer')
+  const away = await startSmtpServer(tt)
+  await away.close()
+  const failing = registerPrivacyJobs(new JobRegistry(), config, { mailer: createMailer({ SMTP_URL: away.url, MAIL_FROM: config.MAIL_FROM }, 2_000) })
+  const job = jobContext('manual-blocked-retry')
+
+  const error = await failing.get(DELETE_ACCOUNT_JOB)!.handler({ userId: paul.id }, job).then(() => undefined, (failure: unknown) => failure)
+  tt.ok(error instanceof Error, 'the job fails while the SMTP server is away')
+  tt.notOk(error instanceof UnrecoverableError, 'as a failure the worker retries')
+  tt.same(await owner`select key from processed_jobs where key = ${'deletion-blocked:manual-blocked-retry'}`, [], 'and leaves no claim behind')
+
+  const mailsBefore = smtp.messages.length
+  await tt.rejects(privacyJobs.get(DELETE_ACCOUNT_JOB)!.handler({ userId: paul.id }, job), UnrecoverableError)
+  tt.equal(smtp.messages.length, mailsBefore + 1, 'the retry sends the email')
+  tt.same(smtp.messages.at(-1)?.to, [paul.email])
 })

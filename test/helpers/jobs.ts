@@ -4,7 +4,7 @@ import { Database } from '../../src/db/database.ts'
 import { createLogger, type Logger } from '../../src/logger.ts'
 import { createRedis, type Redis } from '../../src/redis.ts'
 import { bullPrefix, JobQueues } from '../../src/jobs/queues.ts'
-import type { JobRegistry } from '../../src/jobs/registry.ts'
+import type { JobContext, JobRegistry } from '../../src/jobs/registry.ts'
 import { startWorker, type RunningWorker, type WorkerDeps } from '../../src/worker.ts'
 import { logCollector, testConfig, type Teardown } from './app.ts'
 import type { TestDatabase } from './database.ts'
@@ -79,6 +79,18 @@ export function serviceDatabase (t: Teardown, db: TestDatabase, log: Logger = cr
   const sql = createSql(db.runtimeUrl, { max: 4 })
   t.teardown(() => sql.end({ timeout: 5 }))
   return { sql, database: new Database(sql, { log, slowQueryMs: 10_000, lockTimeoutMs: 2_000, defaultBudgetMs: 10_000 }) }
+}
+
+/**
+ * What the worker hands a job handler, for running one directly (a duplicate delivery, a retry):
+ * the runtime role's Database and a Redis connection of its own, both closed when the test ends.
+ */
+export function directJobContexts (t: Teardown, db: TestDatabase, config: Config): (jobId: string) => JobContext {
+  const { database } = serviceDatabase(t, db)
+  const redis = createRedis(config.REDIS_URL, { connectionName: 'atrium-test-direct-job' })
+  t.teardown(() => { redis.disconnect() })
+  const log = createLogger({ LOG_LEVEL: 'silent' })
+  return jobId => ({ db: database, redis, log, jobId, attempt: 1 })
 }
 
 /** Runs DDL as the owner (tests' own tables), granting the runtime role what handlers need. */
