@@ -83,7 +83,7 @@ async function tenancyPlugin (app: FastifyInstance): Promise<void> {
  * undefined for any other host. Reads the header in place: Fastify's `request.hostname` splits
  * it into a new array on every call.
  */
-export function tenantSubdomain (baseDomain: string): (host: string) => string | undefined {
+function tenantSubdomain (baseDomain: string): (host: string) => string | undefined {
   const domain = baseDomain.toLowerCase()
   return host => {
     const dot = host.indexOf('.')
