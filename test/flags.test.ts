@@ -214,11 +214,67 @@ t.test('PUT /v1/admin/flags/:key', async tt => {
 
     const acmeLog = await auditOf(acme.owner.token)
     t2.equal(acmeLog.length, 2, 'created and updated; the identical PUT wrote nothing')
-    t2.match(acmeLog[0], { action: 'updated', actor: { id: staff.id }, changes: { tenants: [[acme.id], [acme.id, globex.id].sort()], percentage: [0, 10] } })
+    t2.match(acmeLog[0], { action: 'updated', actor: { id: staff.id } })
+    t2.same(acmeLog[0]?.changes, { percentage: [0, 10] }, 'what changed for acme: not that globex was listed')
     t2.match(acmeLog[1], { action: 'created', actor: { id: staff.id }, changes: { enabled: [null, true], tenants: [null, [acme.id]] } })
     const globexLog = await auditOf(globex.owner.token)
     t2.equal(globexLog.length, 1, 'the newly listed tenant sees the change that listed it')
     t2.match(globexLog[0], { action: 'updated' })
+    t2.same(globexLog[0]?.changes, { tenants: [[], [globex.id]], percentage: [0, 10] }, 'its own listing, no other tenant')
+  })
+
+  tt.test('flag audit entries leak nothing: each tenant sees only its own listing, internal-only flags leave no trace', async t2 => {
+    const logBody = async (tenant: typeof acme) => {
+      const response = await get(appA, tenant.owner.token, '/v1/audit-log?object_type=feature_flag&limit=100')
+      t2.equal(response.statusCode, 200)
+      return response
+    }
+    const entriesFor = async (tenant: typeof acme, key: string) =>
+      ((await logBody(tenant)).json() as { data: Array<{ action: string, object_id: string, changes: Record<string, unknown> }> }).data.filter(e => e.object_id === key)
+
+    // a public flag listing both tenants: neither entry names the other tenant
+    t2.equal((await putFlag(appA, staff.acmeToken, 'leak-shared', body({ tenants: [acme.id, globex.id] }))).statusCode, 200)
+    const [acmeCreated] = await entriesFor(acme, 'leak-shared')
+    t2.same(acmeCreated?.changes.tenants, [null, [acme.id]], 'acme\'s entry lists acme only')
+    const [globexCreated] = await entriesFor(globex, 'leak-shared')
+    t2.same(globexCreated?.changes.tenants, [null, [globex.id]], 'globex\'s entry lists globex only')
+    // dropping globex changes nothing for acme: acme gets no entry, globex learns it was unlisted
+    await putFlag(appA, staff.acmeToken, 'leak-shared', body({ tenants: [acme.id] }))
+    t2.equal((await entriesFor(acme, 'leak-shared')).length, 1, 'nothing changed for acme, nothing written there')
+    const globexEntries = await entriesFor(globex, 'leak-shared')
+    t2.equal(globexEntries.length, 2)
+    t2.same(globexEntries[0]?.changes, { tenants: [[globex.id], []] })
+    t2.notOk((await logBody(acme)).body.includes(globex.id), 'acme\'s log never names globex')
+    t2.notOk((await logBody(globex)).body.includes(acme.id), 'globex\'s log never names acme')
+
+    // an internal-only flag, created and changed while listing both tenants: no entry anywhere
+    await putFlag(appA, staff.acmeToken, 'leak-secret', body({ internal_only: true, description: 'Secret staff tooling', tenants: [acme.id, globex.id] }))
+    await putFlag(appA, staff.acmeToken, 'leak-secret', body({ internal_only: true, description: 'Secret staff tooling v2', tenants: [acme.id], percentage: 50 }))
+    for (const tenant of [acme, globex]) {
+      const log = (await logBody(tenant)).body
+      t2.notOk(log.includes('leak-secret'), 'the internal flag\'s key is not in the tenant log')
+      t2.notOk(log.includes('Secret staff tooling'), 'nor its description')
+    }
+
+    // a public flag made internal: the tenant that knew it learns only that, not what it became
+    await putFlag(appA, staff.acmeToken, 'leak-withdrawn', body({ description: 'Public for now', tenants: [acme.id] }))
+    await putFlag(appA, staff.acmeToken, 'leak-withdrawn', body({ internal_only: true, description: 'Now a staff secret', tenants: [acme.id], percentage: 30 }))
+    const withdrawn = await entriesFor(acme, 'leak-withdrawn')
+    t2.equal(withdrawn.length, 2)
+    t2.same(withdrawn[0]?.changes, { internal_only: [false, true] })
+    t2.notOk((await logBody(acme)).body.includes('Now a staff secret'), 'the new description stays internal')
+    // while internal, further changes leave no trace
+    await putFlag(appA, staff.acmeToken, 'leak-withdrawn', body({ internal_only: true, description: 'Still secret', tenants: [acme.id, globex.id] }))
+    t2.equal((await entriesFor(acme, 'leak-withdrawn')).length, 2)
+    t2.equal((await entriesFor(globex, 'leak-withdrawn')).length, 0)
+    // made public again: to a tenant it appears as it now is, with no hint of its internal past
+    await putFlag(appA, staff.acmeToken, 'leak-withdrawn', body({ description: 'Public again', tenants: [acme.id] }))
+    const reappeared = await entriesFor(acme, 'leak-withdrawn')
+    t2.equal(reappeared.length, 3)
+    t2.same(reappeared[0]?.changes, {
+      description: [null, 'Public again'], enabled: [null, true], internal_only: [null, false], tenants: [null, [acme.id]], percentage: [null, 0]
+    })
+    t2.notOk((await logBody(acme)).body.includes('Still secret'))
   })
 })
 

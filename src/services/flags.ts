@@ -50,11 +50,35 @@ function decodeKeyCursor (cursor: string): string {
 }
 
 /**
+ * What a tenant may know of a flag: nothing while it is internal-only (only staff learn of those),
+ * else its fields with `tenants` cut down to this tenant (listed or not): the other tenants a flag
+ * names are not this tenant's business.
+ */
+function tenantView (flag: FlagInput | null, tenantId: string): Partial<FlagInput> | null {
+  if (flag === null || flag.internal_only) return null
+  return { ...flag, tenants: flag.tenants.includes(tenantId) ? [tenantId] : [] }
+}
+
+/**
+ * The entry a tenant's log gets for a flag change: the change as that tenant could see it, or
+ * null when it saw none. A flag that turns internal-only says only that (not what it became); a
+ * flag that stops being internal appears as it now is, like a new one.
+ */
+function tenantChanges (before: FlagInput | null, after: FlagInput, tenantId: string): FieldChanges | null {
+  const seenBefore = tenantView(before, tenantId)
+  const seenAfter = tenantView(after, tenantId)
+  if (seenAfter === null) return seenBefore === null ? null : { internal_only: [false, true] }
+  const changes = diff(seenBefore ?? {}, seenAfter)
+  return Object.keys(changes).length === 0 ? null : changes
+}
+
+/**
  * Feature flag definitions. Flags are global, but audit_log is tenant-scoped, so a change is
- * audited once in the log of every existing tenant the flag lists before or after the change
- * (those are the tenants it names); a flag that lists no tenant leaves no tenant entry (the
- * caller logs such changes in the application log). A change is published on the invalidation
- * channel after commit, so every instance reloads its flags.
+ * audited in the log of each existing tenant the flag lists before or after the change, with only
+ * what changed for that tenant (tenantChanges): no other tenant's id, and no trace at all of an
+ * internal-only flag. A flag that lists no tenant leaves no tenant entry (the caller logs every
+ * change in the application log). A change is published on the invalidation channel after
+ * commit, so every instance reloads its flags.
  */
 export class FlagsService {
   constructor (private readonly db: Database, private readonly invalidation: Invalidation) {}
@@ -90,7 +114,7 @@ export class FlagsService {
         returning key, description, enabled, internal_only, tenants, percentage, updated_at`
       if (created !== undefined) {
         const changes = creationChanges(inputOf(created))
-        const auditedTenants = await this.audit(tx, 'created', key, created.tenants, changes)
+        const auditedTenants = await this.audit(tx, 'created', key, null, inputOf(created))
         return { flag: created, action: 'created' as const, changes, auditedTenants }
       }
       const [before] = await tx<FlagRecord[]>`
@@ -105,22 +129,27 @@ export class FlagsService {
             tenants = ${wanted.tenants}::uuid[], percentage = ${wanted.percentage}, updated_at = now()
         where key = ${key}
         returning key, description, enabled, internal_only, tenants, percentage, updated_at`
-      const auditedTenants = await this.audit(tx, 'updated', key, [...current.tenants, ...wanted.tenants], changes)
+      const auditedTenants = await this.audit(tx, 'updated', key, inputOf(current), inputOf(updated as FlagRecord))
       return { flag: updated as FlagRecord, action: 'updated' as const, changes, auditedTenants }
     })
     if (change.action !== null) await this.invalidation.publish('flags', key)
     return change
   }
 
-  /** One entry per existing named tenant, each written with that tenant set for row-level security. */
-  private async audit (tx: TransactionSql, action: 'created' | 'updated', key: string, tenantIds: string[], changes: FieldChanges): Promise<string[]> {
-    if (tenantIds.length === 0) return []
-    const tenants = await tx<Array<{ id: string }>>`select id from tenants where id = any(${[...new Set(tenantIds)]}::uuid[]) order by id`
+  /** One entry per existing named tenant that saw a change, each written with that tenant set for row-level security. */
+  private async audit (tx: TransactionSql, action: 'created' | 'updated', key: string, before: FlagInput | null, after: FlagInput): Promise<string[]> {
+    const named = [...new Set([...(before?.tenants ?? []), ...after.tenants])]
+    if (named.length === 0 || (after.internal_only && (before === null || before.internal_only))) return []
+    const tenants = await tx<Array<{ id: string }>>`select id from tenants where id = any(${named}::uuid[]) order by id`
+    const audited: string[] = []
     for (const { id } of tenants) {
+      const changes = tenantChanges(before, after, id)
+      if (changes === null) continue
       await tx`select set_config('app.tenant_id', ${id}, true)`
       await recordAudit(tx, { tenantId: id, action, objectType: 'feature_flag', objectId: key, changes })
+      audited.push(id)
     }
-    await tx`select set_config('app.tenant_id', '', true)`
-    return tenants.map(tenant => tenant.id)
+    if (audited.length > 0) await tx`select set_config('app.tenant_id', '', true)`
+    return audited
   }
 }
