@@ -125,18 +125,53 @@ function describe (issue: AjvIssue): string | undefined {
 
 type SecretSettings = Partial<Record<'NODE_ENV' | 'JWT_SECRETS' | 'PAYMENTS_WEBHOOK_SECRETS', string>>
 
+/** JWT (HS256) keys need as much entropy as the hash output; webhook secrets at least 128 bits. */
+export const MIN_JWT_SECRET_BITS = 256
+export const MIN_WEBHOOK_SECRET_BITS = 128
+
+const HEX = /^[0-9a-fA-F]+$/
+const BASE64_SYMBOLS = /^[A-Za-z0-9+/=_-]+$/
+
+/**
+ * An upper bound on a secret's entropy in bits: length × log2(alphabet). The alphabet is 16 for
+ * hex, at most 64 for base64/base64url, otherwise the character classes present (26 lower-case,
+ * 26 upper-case, 10 digits, 33 others). It cannot tell a random string from a phrase of the same
+ * alphabet, so it refuses what is too short or too plain to be a generated key
+ * (`openssl rand -base64 32` scores 264), not every weak one.
+ */
+export function estimatedEntropyBits (secret: string): number {
+  const classes = (/[a-z]/.test(secret) ? 26 : 0) + (/[A-Z]/.test(secret) ? 26 : 0) +
+    (/[0-9]/.test(secret) ? 10 : 0) + (/[^a-zA-Z0-9]/.test(secret) ? 33 : 0)
+  const alphabet = HEX.test(secret) ? 16 : BASE64_SYMBOLS.test(secret) ? Math.min(64, classes) : classes
+  return alphabet < 2 ? 0 : [...secret].length * Math.log2(alphabet)
+}
+
+/** Why a production secret is refused, or undefined when it is acceptable. */
+function secretProblem (secret: string, minimumBits: number, developmentSecret: string): string | undefined {
+  if (secret === '') return 'is empty'
+  if (secret === developmentSecret) return 'is the development one'
+  if (/change-me/i.test(secret)) return 'is a placeholder (contains change-me)'
+  if (new Set(secret).size < 2) return 'is one character repeated'
+  const bits = Math.floor(estimatedEntropyBits(secret))
+  if (bits < minimumBits) return `has about ${bits} bits of entropy, fewer than ${minimumBits} (generate one: openssl rand -base64 ${minimumBits / 8})`
+  return undefined
+}
+
+function secretListProblem (name: string, value: string | undefined, minimumBits: number, developmentSecret: string): string | undefined {
+  const problems = (value?.split(',') ?? []).map((secret, index) => {
+    const problem = secretProblem(secret, minimumBits, developmentSecret)
+    return problem === undefined ? undefined : `secret ${index + 1} ${problem}`
+  }).filter(problem => problem !== undefined)
+  return problems.length === 0 ? undefined : `${name}: ${problems.join('; ')}`
+}
+
 /** Checked on the raw values too, so that one message names these along with any schema problem. */
 function productionProblems (config: SecretSettings): string[] {
   if (config.NODE_ENV !== 'production') return []
-  const problems: string[] = []
-  const jwtSecrets = config.JWT_SECRETS?.split(',') ?? []
-  if (jwtSecrets.some(s => s === DEV_JWT_SECRET || s.length < 32)) {
-    problems.push('JWT_SECRETS: every secret must be at least 32 characters and not the development one')
-  }
-  if ((config.PAYMENTS_WEBHOOK_SECRETS?.split(',') ?? []).some(s => s === DEV_WEBHOOK_SECRET || s.length < 16)) {
-    problems.push('PAYMENTS_WEBHOOK_SECRETS: every secret must be at least 16 characters and not the development one')
-  }
-  return problems
+  return [
+    secretListProblem('JWT_SECRETS', config.JWT_SECRETS, MIN_JWT_SECRET_BITS, DEV_JWT_SECRET),
+    secretListProblem('PAYMENTS_WEBHOOK_SECRETS', config.PAYMENTS_WEBHOOK_SECRETS, MIN_WEBHOOK_SECRET_BITS, DEV_WEBHOOK_SECRET)
+  ].filter(problem => problem !== undefined)
 }
 
 /**

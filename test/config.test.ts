@@ -1,6 +1,8 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { parseEnv } from 'node:util'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,7 +17,7 @@ const productionEnv: Environment = {
   DATABASE_URL: 'postgres://atrium_app:pw@db.internal:5432/atrium',
   REDIS_URL: 'redis://cache.internal:6379',
   JWT_SECRETS: 'a-production-secret-of-at-least-32-characters',
-  PAYMENTS_WEBHOOK_SECRETS: 'a-webhook-secret-16+'
+  PAYMENTS_WEBHOOK_SECRETS: 'a-webhook-secret-of-24-chars'
 }
 
 /** The ConfigError loadConfig throws for env, or a failed assertion when it does not throw one. */
@@ -93,6 +95,55 @@ t.test('production refuses the development secrets and short ones', async tt => 
   tt.same(namedVariables(oneWeakInRotation), ['JWT_SECRETS'], 'every secret of a rotation list is checked')
 })
 
+t.test('production refuses placeholder, repeated and low-entropy secrets, in every rotation slot', async tt => {
+  const refused: Array<[string, Environment]> = [
+    ['a change-me placeholder, any case', { JWT_SECRETS: 'Change-Me-9f3c1e7a5b2d4f6081c3e5a7b9d1f3e5a7c9e1b3' }],
+    ['the old compose default', { JWT_SECRETS: 'change-me-jwt-secret-0000000000000000000000000000' }],
+    ['one character repeated', { JWT_SECRETS: 'x'.repeat(64) }],
+    ['40 hex characters: 160 bits, although longer than 32 characters', { JWT_SECRETS: randomBytes(20).toString('hex') }],
+    ['24 random bytes in base64url: 192 bits', { JWT_SECRETS: randomBytes(24).toString('base64url') }],
+    ['a weak key behind a strong one', { JWT_SECRETS: `${randomBytes(32).toString('base64url')},${'ab'.repeat(10)}` }],
+    ['webhook: the old compose default', { PAYMENTS_WEBHOOK_SECRETS: 'change-me-webhook-secret-00000000' }],
+    ['webhook: one character repeated', { PAYMENTS_WEBHOOK_SECRETS: '0'.repeat(40) }],
+    ['webhook: 8 random bytes in hex, 64 bits', { PAYMENTS_WEBHOOK_SECRETS: randomBytes(8).toString('hex') }]
+  ]
+  for (const [label, secrets] of refused) {
+    const error = configErrorOf(tt, { ...productionEnv, ...secrets })
+    tt.same(namedVariables(error), Object.keys(secrets), label)
+  }
+  const outside = loadConfig({ NODE_ENV: 'test', JWT_SECRETS: 'change-me', PAYMENTS_WEBHOOK_SECRETS: 'x' }, noDotenv)
+  tt.equal(outside.JWT_SECRETS, 'change-me', 'outside production any secret is accepted')
+})
+
+t.test('production accepts secrets generated as the README says, in hex, base64 and base64url', async tt => {
+  for (const encoding of ['hex', 'base64', 'base64url'] as const) {
+    const config = loadConfig({
+      ...productionEnv,
+      JWT_SECRETS: `${randomBytes(32).toString(encoding)},${randomBytes(32).toString(encoding)}`,
+      PAYMENTS_WEBHOOK_SECRETS: randomBytes(16).toString(encoding)
+    }, noDotenv)
+    tt.equal(config.NODE_ENV, 'production', encoding)
+  }
+})
+
+t.test('the container smoke settings pass the production checks; the compose example values do not', async tt => {
+  const smoke = parseEnv(await readFile(join(repoRoot, 'deploy/env.smoke'), 'utf8'))
+  tt.equal(loadConfig(smoke, noDotenv).NODE_ENV, 'production', 'deploy/env.smoke loads')
+  const example = parseEnv(await readFile(join(repoRoot, 'deploy/compose.env.example'), 'utf8'))
+  const error = configErrorOf(tt, { ...productionEnv, JWT_SECRETS: example.JWT_SECRETS, PAYMENTS_WEBHOOK_SECRETS: example.PAYMENTS_WEBHOOK_SECRETS })
+  tt.same([...new Set(namedVariables(error))].sort(), ['JWT_SECRETS', 'PAYMENTS_WEBHOOK_SECRETS'], 'the example values, empty, are refused')
+})
+
+t.test('docker-compose.yml has no default for any secret: each is required with VAR:?message', async tt => {
+  const compose = await readFile(join(repoRoot, 'docker-compose.yml'), 'utf8')
+  tt.notMatch(compose, /change-me/i, 'no placeholder secret is shipped')
+  for (const secret of ['JWT_SECRETS', 'PAYMENTS_WEBHOOK_SECRETS', 'POSTGRES_PASSWORD', 'ATRIUM_DB_PASSWORD']) {
+    const uses = [...compose.matchAll(new RegExp(`\\$\\{${secret}(:?[-?+=])?([^}]*)\\}`, 'g'))]
+    tt.ok(uses.length > 0, `${secret} is used`)
+    for (const use of uses) tt.match(use[0], new RegExp(`^\\$\\{${secret}:\\?.+\\}$`), `${secret}: ${use[0]}`)
+  }
+})
+
 t.test('outside production, development defaults fill what is missing', async tt => {
   const config = loadConfig({ NODE_ENV: 'development' }, noDotenv)
   tt.equal(config.DATABASE_URL, 'postgres://atrium_app@127.0.0.1:5432/atrium')
@@ -159,7 +210,7 @@ t.test('the server process exits non-zero naming each bad variable', async tt =>
     DATABASE_URL: 'mysql://x',
     LOG_LEVEL: 'loud',
     JWT_SECRETS: 'development-only-jwt-secret-change-me-0123456789',
-    PAYMENTS_WEBHOOK_SECRETS: 'a-webhook-secret-16+'
+    PAYMENTS_WEBHOOK_SECRETS: 'a-webhook-secret-of-24-chars'
     // REDIS_URL missing
   })
   tt.equal(exit.signal, null, 'it exited by itself, not killed by the timeout')
