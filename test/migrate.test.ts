@@ -1,9 +1,9 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { createSql } from '../src/db/client.ts'
-import { listMigrations, migrate, migrationsDir, RUNTIME_GROUP_ROLE, type MigrateResult } from '../src/db/migrate.ts'
+import { listMigrations, migrate, migrationsDir, OWNER_ROLE, RUNTIME_GROUP_ROLE, type MigrateResult } from '../src/db/migrate.ts'
 import { createEmptyDatabase, runtimeRole } from './helpers/database.ts'
 
 const db = await createEmptyDatabase()
@@ -61,8 +61,8 @@ t.test('the runtime role is not privileged and owns nothing, so row-level securi
     where r.rolname in (${runtimeRole}, ${RUNTIME_GROUP_ROLE})`
   tt.same(owned, [], 'no table, view, sequence or index in the database belongs to the runtime role')
 
-  const ownedByOwner = await owner`select 1 from pg_class where relname = 'outbox' and relowner = (select oid from pg_roles where rolname = current_user)`
-  tt.equal(ownedByOwner.length, 1, 'the migrating owner owns the tables (the query above can see ownership)')
+  const ownedByOwner = await owner`select 1 from pg_class where relname = 'outbox' and relowner = (select oid from pg_roles where rolname = ${OWNER_ROLE})`
+  tt.equal(ownedByOwner.length, 1, `${OWNER_ROLE} owns the tables (the query above can see ownership)`)
 
   const runtime = createSql(db.runtimeUrl, { max: 1 })
   tt.teardown(() => runtime.end())
@@ -84,4 +84,58 @@ t.test('a failing migration leaves the database as it was: nothing of the run is
   const recorded = await owner<{ name: string }[]>`select name from schema_migrations where name like '999%'`
   tt.same(recorded, [], 'neither file is recorded')
   tt.same((await migrateOnce()).applied, [], 'the project migrations are still all applied')
+})
+
+/** What in schema public (relations, routines, types, the schema itself) belongs to the connecting role. */
+async function ownedByConnectingRole (sql: typeof owner): Promise<string[]> {
+  const rows = await sql<{ name: string }[]>`
+    select c.relname::text as name from pg_class c where c.relnamespace = 'public'::regnamespace and c.relowner = (select oid from pg_roles where rolname = current_user)
+    union all
+    select p.oid::regprocedure::text from pg_proc p where p.pronamespace = 'public'::regnamespace and p.proowner = (select oid from pg_roles where rolname = current_user)
+    union all
+    select t.typname::text from pg_type t where t.typnamespace = 'public'::regnamespace and t.typowner = (select oid from pg_roles where rolname = current_user)
+    union all
+    select n.nspname::text from pg_namespace n where n.nspname = 'public' and n.nspowner = (select oid from pg_roles where rolname = current_user)
+    order by 1`
+  return rows.map(row => row.name)
+}
+
+t.test('a database migrated as the admin before the owner role existed is handed over to it in place', async tt => {
+  const legacy = await createEmptyDatabase()
+  tt.teardown(() => legacy.drop())
+  const admin = createSql(legacy.ownerUrl, { max: 1 })
+  tt.teardown(() => admin.end())
+
+  // what the runner did before: every file as the connecting superuser, TEMP granted to the runtime
+  const before = files.filter(file => file < '0011')
+  await admin`create table schema_migrations (name text primary key, applied_at timestamptz not null default now())`
+  for (const file of before) {
+    await admin.unsafe(await readFile(join(migrationsDir, file), 'utf8')).simple()
+    await admin`insert into schema_migrations (name) values (${file})`
+  }
+  await admin.unsafe(`grant connect, temporary on database ${legacy.name} to ${RUNTIME_GROUP_ROLE}`)
+  tt.ok((await ownedByConnectingRole(admin)).includes('outbox'), 'the superuser owns the tables to begin with')
+
+  const result = await migrate({ ownerUrl: legacy.ownerUrl, runtimeUrl: legacy.runtimeUrl, statementTimeoutMs: 30_000 })
+  tt.same(result.applied, files.filter(file => file >= '0011'), 'only the newer files are applied')
+
+  tt.same(await ownedByConnectingRole(admin), [], 'the admin owns nothing in public any more')
+  const owners = await admin<{ owner: string }[]>`
+    select distinct r.rolname as owner from pg_class c join pg_roles r on r.oid = c.relowner
+    where c.relnamespace = 'public'::regnamespace
+    union select distinct r.rolname from pg_proc p join pg_roles r on r.oid = p.proowner where p.pronamespace = 'public'::regnamespace`
+  tt.same(owners.map(row => row.owner), [OWNER_ROLE], `${OWNER_ROLE} owns every relation and function`)
+  const [temp] = await admin<{ temp: boolean }[]>`select has_database_privilege(${runtimeRole}, current_database(), 'TEMP') as temp`
+  tt.equal(temp?.temp, false, 'the runtime role lost TEMP')
+
+  // the definer functions, now run as the owner role, still see every tenant's rows of the user
+  const [user] = await admin<{ id: string }[]>`insert into users (email, name, password_hash) values ('legacy@example.test', 'L', 'x') returning id`
+  const [tenant] = await admin<{ id: string }[]>`insert into tenants (slug, name) values ('legacy', 'Legacy') returning id`
+  await admin`insert into memberships (tenant_id, user_id, role) values (${tenant?.id ?? null}, ${user?.id ?? null}, 'owner')`
+  const runtime = createSql(legacy.runtimeUrl, { max: 1 })
+  tt.teardown(() => runtime.end())
+  const rows = await runtime<{ slug: string }[]>`select slug from user_memberships(${user?.id ?? null})`
+  tt.same(rows.map(row => row.slug), ['legacy'])
+  const [hidden] = await runtime<{ n: number }[]>`select count(*)::int as n from memberships`
+  tt.equal(hidden?.n, 0, 'row-level security still binds the runtime role')
 })

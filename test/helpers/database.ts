@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { createSql, quoteIdentifier, withDatabase } from '../../src/db/client.ts'
-import { listMigrations, migrate, migrationsDir } from '../../src/db/migrate.ts'
+import { listMigrations, migrate, migrationsDir, restrictDatabasePrivileges } from '../../src/db/migrate.ts'
 
 /** The cluster the tests use; its owner role creates and drops the test databases. */
 export const serverUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -23,11 +24,15 @@ export function runtimeUrlFor (database: string): string {
   return url.toString()
 }
 
+/** The runner decides ownership and privileges: a change to it rebuilds the template too. */
+const runnerFile = fileURLToPath(new URL('../../src/db/migrate.ts', import.meta.url))
+
 async function migrationsHash (): Promise<string> {
   const hash = createHash('sha256')
   for (const file of await listMigrations()) {
     hash.update(file).update(await readFile(join(migrationsDir, file)))
   }
+  hash.update(await readFile(runnerFile))
   return hash.digest('hex').slice(0, 12)
 }
 
@@ -70,6 +75,8 @@ export async function createTestDatabase (): Promise<TestDatabase> {
   const admin = createSql(serverUrl, { max: 1 })
   try {
     await admin.unsafe(`create database ${quoteIdentifier(name)} template ${quoteIdentifier(template)}`)
+    // the clone has the template's objects but the default database ACL (TEMP for PUBLIC)
+    await restrictDatabasePrivileges(admin, name, runtimeRole)
   } finally {
     await admin.end()
   }
