@@ -6,7 +6,7 @@ import { createMailer } from '../src/mail/transport.ts'
 import { domainJobs } from '../src/jobs/catalog.ts'
 import { enqueue } from '../src/jobs/outbox.ts'
 import { JobRegistry } from '../src/jobs/registry.ts'
-import { anonymizeAccount, DeletionBlockedError } from '../src/privacy/account-deletion.ts'
+import { anonymizeAccount, anonymizedEmail, DeletionBlockedError } from '../src/privacy/account-deletion.ts'
 import { DELETE_ACCOUNT_JOB, EXPORT_JOB, PURGE_EXPORTS_JOB, registerPrivacyJobs } from '../src/privacy/jobs.ts'
 import type { ExportDocument } from '../src/schemas/privacy.ts'
 import { buildTestApp } from './helpers/app.ts'
@@ -142,6 +142,32 @@ t.test('an export holds the caller\'s data from every tenant and nothing of anyo
   tt.ok(document.audit_entries.some(e => e.action === 'created' && e.object_type === 'tenant' && e.tenant.slug === aliceTenant))
   for (const foreign of [bob.id, bob.email, bobsArticle, 'Bob keeps this to himself', 'Bob Bystander']) {
     tt.notOk(download.body.includes(foreign), `nothing of Bob: ${foreign}`)
+  }
+})
+
+t.test('exports after removal: a removed member exports nothing of the tenant it left, only of tenants it still belongs to', async tt => {
+  const rita = await caller('Rita Removed')
+  const sam = await caller('Sam Host')
+  const ritaHome = await createTenantAs(rita)
+  const samTenant = await createTenantAs(sam)
+  await addMemberAs(sam, samTenant, rita, 'editor')
+  const atHome = await writeArticle(rita, ritaHome, 'Rita at home')
+  const atSam = await writeArticle(rita, samTenant, 'Rita at Sam')
+  // the tenant goes on with the article after she leaves: its current text is the tenant's
+  expectStatus(await sam.client.patch(`/v1/articles/${atSam}`, { body: 'Sam\'s confidential rewrite' }, { 'x-tenant': samTenant }), 200, 'edit')
+  const removed = await sam.client.delete(`/v1/members/${rita.id}`, { 'x-tenant': samTenant })
+  expectStatus(removed, 204, 'remove rita')
+
+  const { id } = await readyExport(rita)
+  const download = await rita.client.get(`/v1/me/exports/${id}/download`)
+  expectStatus(download, 200, 'download')
+  const document = download.json() as ExportDocument
+  tt.same(document.memberships.map(m => m.tenant.slug), [ritaHome], 'only the membership she still has')
+  tt.same(document.articles.map(a => a.id), [atHome], 'only the articles of tenants she still belongs to')
+  tt.ok(document.audit_entries.length > 0, 'her audit entries at home are there')
+  tt.ok(document.audit_entries.every(e => e.tenant.slug === ritaHome), 'and none of the tenant she left')
+  for (const foreign of [samTenant, atSam, 'Sam\'s confidential rewrite', 'Rita at Sam']) {
+    tt.notOk(download.body.includes(foreign), `nothing of the tenant she left: ${foreign}`)
   }
 })
 
@@ -285,6 +311,49 @@ t.test('a deleted account is anonymized: no login, no tokens, articles and audit
   tt.equal(again.statusCode, 201, 'the address registers again')
   tt.not((again.json() as { user: { id: string } }).user.id, erin.id, 'as a new user')
   tt.ok((await login(app, erin.email, PASSWORD)).access_token, 'who can log in')
+})
+
+t.test('account deletion anonymizes the email in receipts and in stored payment event payloads, and only the user\'s', async tt => {
+  const tara = await caller('Tara Paying')
+  const uma = await caller('Uma Staying')
+  const slug = await createTenantAs(tara)
+  await addMemberAs(tara, slug, uma, 'owner')
+  const [tenant] = await owner<Array<{ id: string }>>`select id from tenants where slug = ${slug}`
+  const tenantId = tenant!.id
+  const event = (id: string, email: string) => ({
+    id,
+    type: 'invoice.paid',
+    created: 1_700_000_000,
+    data: { tenant_id: tenantId, subscription_id: 'sub_1', plan: 'pro', status: 'active', invoice_id: `in_${id}`, amount_cents: 1200, email }
+  })
+  const taraEvent = `evt_tara_${unique()}`
+  const umaEvent = `evt_uma_${unique()}`
+  for (const [id, email] of [[taraEvent, tara.email.toUpperCase()], [umaEvent, uma.email]] as const) {
+    await owner`insert into payment_events (id, type, created, tenant_id, payload, status)
+      values (${id}, 'invoice.paid', now(), ${tenantId}, ${owner.json(event(id, email))}, 'processed')`
+    await owner`insert into receipts (tenant_id, invoice_id, event_id, email, message_id, amount_cents)
+      values (${tenantId}, ${`in_${id}`}, ${id}, ${email}, ${`<${id}@test>`}, 1200)`
+  }
+
+  const accepted = await app.inject({ method: 'DELETE', url: '/v1/me', headers: { authorization: `Bearer ${tara.token}` }, payload: { password: PASSWORD } })
+  expectStatus(accepted, 202, 'delete')
+  await jobCompleted(`privacy-delete-${tara.id}`)
+
+  const billing = async () => ({
+    receipts: await owner<Array<{ event_id: string, email: string }>>`select event_id, email from receipts where tenant_id = ${tenantId} order by event_id`,
+    events: await owner<Array<{ id: string, payload: unknown }>>`select id, payload from payment_events where tenant_id = ${tenantId} order by id`
+  })
+  const after = await billing()
+  tt.notOk(JSON.stringify(after).toLowerCase().includes(tara.email.toLowerCase()), 'her address is nowhere in receipts or payment events')
+  tt.same(after.receipts.find(r => r.event_id === taraEvent)?.email, anonymizedEmail(tara.id), 'her receipt names the anonymized address')
+  const stored = after.events.find(e => e.id === taraEvent)?.payload as { data: Record<string, unknown> } | undefined
+  tt.notOk(stored !== undefined && 'email' in stored.data, 'her event payload keeps no email')
+  tt.match(stored, { id: taraEvent, data: { invoice_id: `in_${taraEvent}`, plan: 'pro' } }, 'the rest of the payload stays')
+  tt.same(after.receipts.find(r => r.event_id === umaEvent)?.email, uma.email, 'another user\'s receipt is untouched')
+  tt.match(after.events.find(e => e.id === umaEvent)?.payload, { data: { email: uma.email } }, 'another user\'s event is untouched')
+
+  await runAgain(DELETE_ACCOUNT_JOB, { userId: tara.id })
+  tt.same(await billing(), after, 'a second run changes nothing')
 })
 
 /** The state a job may touch, read as the owner (past row-level security). */

@@ -16,7 +16,7 @@ export interface TenantStanding {
 
 export const DELETED_USER_NAME = 'Deleted user'
 
-/** Unique and never deliverable (.invalid is reserved, RFC 2606), so the real address may register again. */
+/** Unique and never deliverable (.invalid is reserved, RFC 2606), so the real address may register again; anonymize_user_billing() (migrations/0012) writes the same. */
 export const anonymizedEmail = (userId: string): string => `deleted-${userId}@deleted.invalid`
 
 /** A password hash verifyPassword() can never match. */
@@ -46,7 +46,8 @@ export interface AccountDeletion {
 /**
  * Anonymizes a user in one transaction: deletes the tenants it was the only member of, leaves
  * the others (an 'anonymized' audit entry in each, actor null), revokes every refresh token,
- * deletes its exports and replaces its name, email and password. Articles and audit entries stay:
+ * deletes its exports, replaces its address in receipts and stored payment events, and replaces
+ * its name, email and password. Articles and audit entries stay:
  * they join users for the name, so they show the anonymized one. Null when the user is already
  * anonymized (a second run does nothing). Throws DeletionBlockedError when, since the request
  * was checked, the user has become the last owner of a tenant with other members.
@@ -81,6 +82,8 @@ export async function anonymizeAccount (db: Database, userId: string): Promise<A
 
     await tx`update refresh_tokens set revoked_at = now() where user_id = ${userId} and revoked_at is null`
     await tx`delete from exports where user_id = ${userId}`
+    // before the address is replaced below: the function finds the rows by it (migrations/0012)
+    await tx`select anonymize_user_billing(${userId})`
     await tx`update users set name = ${DELETED_USER_NAME}, email = ${anonymizedEmail(userId)}, password_hash = ${UNUSABLE_PASSWORD_HASH},
       is_staff = false, last_seen_at = null, deleted_at = now(), updated_at = now()
       where id = ${userId}`
