@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
-import { AppError } from '../src/errors.ts'
+import { AppError, validationFailed } from '../src/errors.ts'
 import type { Role } from '../src/permissions.ts'
-import { TenantDirectory, type Tenant } from '../src/services/tenant-directory.ts'
+import { isTenantKey, TenantDirectory, type Tenant } from '../src/services/tenant-directory.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,6 +22,9 @@ declare module 'fastify' {
 
 const tenantRequired = () => new AppError('tenant_required', { detail: 'name the tenant with X-Tenant, a tenant subdomain or a tenant-bound token' })
 const tenantNotFound = () => new AppError('tenant_not_found')
+const badTenantHeader = () => validationFailed('/x-tenant', 'must be a tenant slug or id')
+/** what tenantKeyOf answers for an X-Tenant that is no slug or id: never a key */
+const BAD_HEADER = ''
 
 /**
  * Tenant resolution and membership for tenant-scoped routes, in API.md's order: the X-Tenant
@@ -39,7 +42,10 @@ async function tenancyPlugin (app: FastifyInstance): Promise<void> {
 
   function tenantKeyOf (request: FastifyRequest): string | undefined {
     const header = request.headers['x-tenant']
-    if (typeof header === 'string' && header !== '') return header.trim().toLowerCase()
+    if (typeof header === 'string' && header !== '') {
+      const key = header.trim().toLowerCase()
+      return isTenantKey(key) ? key : BAD_HEADER
+    }
     return subdomainOf(request.host) ?? request.principal?.tokenTenantId
   }
 
@@ -64,6 +70,7 @@ async function tenancyPlugin (app: FastifyInstance): Promise<void> {
     if (principal === null) return done(new AppError('unauthenticated'))
     const key = tenantKeyOf(request)
     if (key === undefined) return done(tenantRequired())
+    if (key === BAD_HEADER) return done(badTenantHeader())
     const tenant = directory.peekTenant(key)
     if (tenant === null) return done(tenantNotFound())
     if (tenant !== undefined) {

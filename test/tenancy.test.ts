@@ -3,7 +3,7 @@ import t from 'tap'
 import { buildTestApp } from './helpers/app.ts'
 import { clientOf, expectInvalid, expectProblem, type ProblemBody } from './helpers/http.ts'
 import { waitFor } from './helpers/wait.ts'
-import { createTenant, relaxedAuthLimits, signUp, tokenFor } from './helpers/tenants.ts'
+import { createTenant, PASSWORD, relaxedAuthLimits, signUp, tokenFor } from './helpers/tenants.ts'
 
 /** Tenant resolution (API.md, Tenancy) and POST /v1/tenants. */
 const { app, config, db } = await buildTestApp(t, { env: relaxedAuthLimits })
@@ -82,6 +82,29 @@ t.test('an unknown tenant is 404 tenant_not_found, whichever source names it', a
     await owner.get('/v1/tenant', { host: `missing-${unique()}.${baseDomain}:3000` })
   ]
   for (const response of answers) expectProblem(tt, response, 404, 'tenant_not_found')
+})
+
+t.test('an X-Tenant that is neither slug nor id is 400 validation_failed, and nothing is cached for it', async tt => {
+  const owner = clientOf(app, ownerUnbound)
+  await owner.get('/v1/tenant', { 'x-tenant': acme.slug })
+  const cachedBefore = app.tenants.cachedTenantKeys
+  const bad = [
+    'x'.repeat(16_384), `${'a'.repeat(41)}`, 'ab', 'acme--corp', '-acme', 'acme-', 'acme_corp', 'acme corp', 'acme.corp',
+    'ünïcode', '{01890a5d-ac96-774b-bcce-b302099a8057}', '01890a5d-ac96-774b-bcce-b302099a8057-0000-000000000000', "acme'; --"
+  ]
+  for (const key of bad) {
+    expectInvalid(tt, await owner.get('/v1/tenant', { 'x-tenant': key }), '/x-tenant', key.slice(0, 40))
+  }
+  for (let i = 0; i < 50; i++) await owner.get('/v1/articles', { 'x-tenant': randomBytes(1024).toString('base64') })
+  tt.equal(app.tenants.cachedTenantKeys, cachedBefore, 'the tenant cache did not grow')
+
+  // a bad key by another way in never reaches the cache either: a login's tenant, a Host label
+  const login = await app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email: acme.owner.email, password: PASSWORD, tenant: 'not_a_slug!' } })
+  expectProblem(tt, login, 404, 'tenant_not_found', 'login with a malformed tenant')
+  expectProblem(tt, await owner.get('/v1/tenant', { host: `a_b.${baseDomain}` }), 404, 'tenant_not_found', 'malformed Host label')
+  tt.equal(app.tenants.cachedTenantKeys, cachedBefore, 'still no growth')
+
+  tt.equal((await owner.get('/v1/tenant', { 'x-tenant': ` ${acme.slug.toUpperCase()} ` })).statusCode, 200, 'case and spaces are still forgiven')
 })
 
 t.test('a tenant the caller is not a member of looks exactly like an unknown one', async tt => {

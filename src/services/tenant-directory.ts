@@ -13,6 +13,13 @@ export interface Tenant {
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+/** the slug rule of POST /v1/tenants (src/schemas/tenant.ts): 3..40 characters */
+const slugPattern = /^[a-z0-9](-?[a-z0-9])*$/
+
+/** A lower-cased tenant id or slug. Anything else names no tenant and is never looked up or cached. */
+export function isTenantKey (key: string): boolean {
+  return key.length === 36 ? uuidPattern.test(key) : key.length >= 3 && key.length <= 40 && slugPattern.test(key)
+}
 const MAX_ENTRIES = 10_000
 const TTL_MS = 60_000
 /** "no such tenant" and "not a member" are remembered briefly; a change invalidates them anyway */
@@ -53,6 +60,11 @@ export class TenantDirectory {
     })
   }
 
+  /** how many keys the tenant cache holds (negative answers included) */
+  get cachedTenantKeys (): number {
+    return this.tenants.size
+  }
+
   peekTenant (key: string): Tenant | null | undefined {
     return this.tenants.get(key)?.value
   }
@@ -63,6 +75,7 @@ export class TenantDirectory {
   }
 
   async loadTenant (key: string): Promise<Tenant | null> {
+    if (!isTenantKey(key)) return null
     const cached = this.tenants.get(key)
     if (cached !== undefined) return cached.value
     return this.tenantLoads.load(key, () => this.queryTenant(key), tenant => {
