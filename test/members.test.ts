@@ -224,9 +224,74 @@ t.test('two owners demoting or removing each other at once leave exactly one own
       ? [first.delete(`/v1/members/${rival.id}`), second.delete(`/v1/members/${survivor.id}`)]
       : [first.patch(`/v1/members/${rival.id}`, { role: 'admin' }), second.patch(`/v1/members/${survivor.id}`, { role: 'admin' })])
     const statuses = answers.map(answer => answer.statusCode).sort()
-    tt.same(statuses, [removing ? 204 : 200, 409], `round ${round} (${removing ? 'remove' : 'demote'}): one wins, the other is a conflict`)
+    // the loser's change is authorized from its own role as the winner left it: no longer an owner
+    tt.same(statuses, [removing ? 204 : 200, 403], `round ${round} (${removing ? 'remove' : 'demote'}): one wins, the other is refused`)
     const owners = await withSql(db.ownerUrl, sql => sql`select user_id from memberships where tenant_id = ${tenant.id} and role = 'owner'`)
     tt.equal(owners.length, 1, `round ${round}: one owner left`)
     survivor = owners[0]?.user_id === rival.id ? rival : survivor
   }
+})
+
+t.test('an instance that missed the invalidation still refuses member writes by a removed or demoted admin', async tt => {
+  // instance 2 listens on another channel: it never hears instance 1's invalidations, like an
+  // instance whose subscription was cut while the message went by
+  const stale = await buildTestApp(tt, { database: db, env: relaxedAuthLimits })
+  const tenant = await createTenant(app)
+  const removed = await addMember(app, tenant, 'admin', 'Removed Admin')
+  const demoted = await addMember(app, tenant, 'admin', 'Demoted Admin')
+  const bystander = await signUp(app, 'Bystander')
+  for (const admin of [removed, demoted]) {
+    tt.equal((await clientOf(stale.app, admin.token).get('/v1/members')).statusCode, 200, `${admin.name} is an admin on instance 2 (cached there)`)
+  }
+
+  const owner = clientOf(app, tenant.owner.token)
+  tt.equal((await owner.delete(`/v1/members/${removed.id}`)).statusCode, 204)
+  tt.equal((await owner.patch(`/v1/members/${demoted.id}`, { role: 'viewer' })).statusCode, 200)
+  tt.equal((await clientOf(stale.app, removed.token).get('/v1/tenant')).statusCode, 200, 'instance 2 still believes its cache (reads are not re-checked)')
+
+  const onStale = clientOf(stale.app, removed.token)
+  expectProblem(tt, await onStale.post('/v1/members', { email: removed.email, role: 'admin' }), 403, 'forbidden', 'the removed admin adds itself back')
+  expectProblem(tt, await onStale.post('/v1/members', { email: bystander.email, role: 'admin' }), 403, 'forbidden', 'the removed admin adds someone')
+  expectProblem(tt, await onStale.patch(`/v1/members/${tenant.editor.id}`, { role: 'admin' }), 403, 'forbidden', 'the removed admin changes a role')
+  expectProblem(tt, await onStale.delete(`/v1/members/${tenant.viewer.id}`), 403, 'forbidden', 'the removed admin removes a member')
+  const demotedOnStale = clientOf(stale.app, demoted.token)
+  expectProblem(tt, await demotedOnStale.patch(`/v1/members/${demoted.id}`, { role: 'admin' }), 403, 'forbidden', 'the demoted admin promotes itself back')
+  expectProblem(tt, await demotedOnStale.post('/v1/members', { email: bystander.email, role: 'viewer' }), 403, 'forbidden', 'the demoted admin adds someone')
+
+  const rows = await withSql(db.ownerUrl, sql => sql<Array<{ user_id: string, role: string }>>`
+    select user_id, role from memberships where tenant_id = ${tenant.id} order by user_id`)
+  const roles = Object.fromEntries(rows.map(row => [row.user_id, row.role]))
+  tt.equal(roles[removed.id], undefined, 'the removed admin has no membership')
+  tt.equal(roles[demoted.id], 'viewer', 'the demoted admin is still a viewer')
+  tt.equal(roles[bystander.id], undefined, 'nobody was added')
+  tt.equal(roles[tenant.editor.id], 'editor', 'no role changed')
+  tt.equal(roles[tenant.viewer.id], 'viewer', 'nobody was removed')
+})
+
+t.test('an instance that missed the invalidation refuses article writes by a demoted editor or a removed member', async tt => {
+  const stale = await buildTestApp(tt, { database: db, env: relaxedAuthLimits })
+  const tenant = await createTenant(app)
+  const removed = await addMember(app, tenant, 'admin', 'Removed Admin')
+  const created = await clientOf(app, tenant.editor.token).post('/v1/articles', { title: 'Mine' })
+  tt.equal(created.statusCode, 201)
+  const articleId = (created.json() as { article: { id: string } }).article.id
+  for (const member of [tenant.editor, removed]) {
+    tt.equal((await clientOf(stale.app, member.token).get('/v1/articles')).statusCode, 200, 'cached on instance 2')
+  }
+  const owner = clientOf(app, tenant.owner.token)
+  tt.equal((await owner.patch(`/v1/members/${tenant.editor.id}`, { role: 'viewer' })).statusCode, 200)
+  tt.equal((await owner.delete(`/v1/members/${removed.id}`)).statusCode, 204)
+
+  const editor = clientOf(stale.app, tenant.editor.token)
+  expectProblem(tt, await editor.post('/v1/articles', { title: 'After demotion' }), 403, 'forbidden', 'create')
+  expectProblem(tt, await editor.patch(`/v1/articles/${articleId}`, { title: 'Changed' }), 403, 'forbidden', 'update')
+  expectProblem(tt, await editor.post(`/v1/articles/${articleId}/publish`), 403, 'forbidden', 'publish')
+  expectProblem(tt, await editor.delete(`/v1/articles/${articleId}`), 403, 'forbidden', 'delete')
+  const ex = clientOf(stale.app, removed.token)
+  expectProblem(tt, await ex.post('/v1/articles', { title: 'After removal' }), 403, 'forbidden', 'a removed member creates')
+  expectProblem(tt, await ex.delete(`/v1/articles/${articleId}`), 403, 'forbidden', 'a removed admin deletes')
+
+  const articles = await withSql(db.ownerUrl, sql => sql<Array<{ title: string, status: string }>>`
+    select title, status from articles where tenant_id = ${tenant.id}`)
+  tt.same(articles, [{ title: 'Mine', status: 'draft' }], 'the article is unchanged and nothing was added')
 })

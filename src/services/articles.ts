@@ -5,6 +5,7 @@ import { decodeCursor, page } from '../pagination.ts'
 import type { Article, ArticleStatus } from '../schemas/article.ts'
 import { toArticle, type ArticleRow } from './article-row.ts'
 import { assertMayModifyArticle, type Actor } from './article-access.ts'
+import { assertCurrentRole } from './actor-role.ts'
 import { diff, recordAudit } from './audit.ts'
 import { enqueuePublication } from '../jobs/scheduled-publishing.ts'
 
@@ -34,7 +35,8 @@ const returningView = (tx: TransactionSql, tenantId: string, id: string) => tx<A
 
 /**
  * Articles of one tenant. Reads are single statements through the self-scoping SQL functions;
- * every change is one transaction with its audit entry.
+ * every change is one transaction with its audit entry, authorized from the actor's role as
+ * re-read in that transaction (the request's role comes from a cache that may be stale).
  */
 export class ArticlesService {
   constructor (private readonly db: Database) {}
@@ -59,6 +61,7 @@ export class ArticlesService {
   async create (tenantId: string, actor: Actor, input: NewArticle): Promise<Article> {
     const tags = normalizeTags(input.tags ?? [])
     return this.db.transaction(tenantId, async tx => {
+      await assertCurrentRole(tx, tenantId, actor.userId, 'articles:write')
       const [created] = await tx<Array<{ id: string }>>`
         insert into articles (tenant_id, author_id, title, body, tags)
         values (${tenantId}, ${actor.userId}, ${input.title}, ${input.body ?? ''}, ${tags})
@@ -80,8 +83,9 @@ export class ArticlesService {
     const changes: ArticlePatch = { ...patch }
     if (patch.tags !== undefined) changes.tags = normalizeTags(patch.tags)
     return this.db.transaction(tenantId, async tx => {
+      const role = await assertCurrentRole(tx, tenantId, actor.userId, 'articles:write')
       const current = await this.lock(tx, tenantId, id)
-      assertMayModifyArticle(actor, current.author_id)
+      assertMayModifyArticle({ userId: actor.userId, role }, current.author_id)
       const fieldChanges = diff({ title: current.title, body: current.body, tags: current.tags }, changes)
       if (Object.keys(fieldChanges).length === 0) return toArticle(current)
       await tx`update articles set
@@ -99,8 +103,9 @@ export class ArticlesService {
 
   async remove (tenantId: string, actor: Actor, id: string): Promise<void> {
     await this.db.transaction(tenantId, async tx => {
+      const role = await assertCurrentRole(tx, tenantId, actor.userId, 'articles:write')
       const current = await this.lock(tx, tenantId, id)
-      assertMayModifyArticle(actor, current.author_id)
+      assertMayModifyArticle({ userId: actor.userId, role }, current.author_id)
       await tx`delete from articles where tenant_id = ${tenantId} and id = ${id}`
       await recordAudit(tx, { tenantId, action: 'deleted', objectType: 'article', objectId: id, changes: { title: [current.title, null] } })
     })
@@ -109,8 +114,9 @@ export class ArticlesService {
   /** Publishing a published article changes nothing and is no error. */
   async publish (tenantId: string, actor: Actor, id: string): Promise<Article> {
     return this.db.transaction(tenantId, async tx => {
+      const role = await assertCurrentRole(tx, tenantId, actor.userId, 'articles:publish')
       const current = await this.lock(tx, tenantId, id)
-      assertMayModifyArticle(actor, current.author_id)
+      assertMayModifyArticle({ userId: actor.userId, role }, current.author_id)
       if (current.status === 'published') return toArticle(current)
       await tx`update articles set status = 'published', published_at = now(), publish_at = null, updated_at = now()
         where tenant_id = ${tenantId} and id = ${id}`
@@ -125,8 +131,9 @@ export class ArticlesService {
     const now = Date.now()
     if (!(publishAt.getTime() > now)) throw validationFailed('/publish_at', 'must be in the future')
     return this.db.transaction(tenantId, async tx => {
+      const role = await assertCurrentRole(tx, tenantId, actor.userId, 'articles:publish')
       const current = await this.lock(tx, tenantId, id)
-      assertMayModifyArticle(actor, current.author_id)
+      assertMayModifyArticle({ userId: actor.userId, role }, current.author_id)
       if (current.status === 'published') throw conflict('the article is already published')
       await tx`update articles set status = 'scheduled', publish_at = ${publishAt}, updated_at = now()
         where tenant_id = ${tenantId} and id = ${id}`

@@ -7,6 +7,7 @@ import type { Role } from '../permissions.ts'
 import type { Invalidation } from '../../plugins/invalidation.ts'
 import { membershipKey } from '../invalidation.ts'
 import { recordAudit } from './audit.ts'
+import { assertCurrentRole, assertGrants } from './actor-role.ts'
 
 export interface Member {
   user: { id: string, name: string, email: string }
@@ -22,12 +23,15 @@ const toMember = (row: MemberRow): Member => ({
   created_at: row.created_at
 })
 
-export interface MemberActor { userId: string, role: Role }
+/** Who makes the change; its role is re-read in the change's transaction. */
+export interface MemberActor { userId: string }
 
 /**
  * Members of one tenant. Only an owner may make, demote or remove an owner; the last owner can
  * be neither demoted nor removed (409). Every change is audited and drops the cached membership
- * on every instance.
+ * on every instance. Every change authorizes from the actor's role re-read in its transaction, not
+ * from the request's cached role: an instance that missed an invalidation must not let a removed
+ * admin add itself back.
  */
 export class MembersService {
   constructor (private readonly db: Database, private readonly invalidation: Invalidation) {}
@@ -46,8 +50,9 @@ export class MembersService {
   }
 
   async add (tenantId: string, actor: MemberActor, email: string, role: Role): Promise<Member> {
-    if (role === 'owner' && actor.role !== 'owner') throw forbidden('only an owner may make an owner')
     const member = await this.db.transaction(tenantId, async tx => {
+      const actorRole = await assertCurrentRole(tx, tenantId, actor.userId, 'members:manage')
+      if (role === 'owner' && actorRole !== 'owner') throw forbidden('only an owner may make an owner')
       const [user] = await tx<Array<{ id: string }>>`select id from users where lower(email) = lower(${email}) and deleted_at is null`
       if (user === undefined) throw notFound('no user has that email')
       let row: MemberRow | undefined
@@ -70,8 +75,8 @@ export class MembersService {
 
   async changeRole (tenantId: string, actor: MemberActor, userId: string, role: Role): Promise<Member> {
     const member = await this.db.transaction(tenantId, async tx => {
-      const current = await this.lockMember(tx, tenantId, userId)
-      if ((current.role === 'owner' || role === 'owner') && actor.role !== 'owner') {
+      const { current, actorRole } = await this.lockMember(tx, tenantId, actor, userId)
+      if ((current.role === 'owner' || role === 'owner') && actorRole !== 'owner') {
         throw forbidden('only an owner may make or demote an owner')
       }
       if (current.role === role) return toMember(current)
@@ -86,8 +91,8 @@ export class MembersService {
 
   async remove (tenantId: string, actor: MemberActor, userId: string): Promise<void> {
     await this.db.transaction(tenantId, async tx => {
-      const current = await this.lockMember(tx, tenantId, userId)
-      if (current.role === 'owner' && actor.role !== 'owner') throw forbidden('only an owner may remove an owner')
+      const { current, actorRole } = await this.lockMember(tx, tenantId, actor, userId)
+      if (current.role === 'owner' && actorRole !== 'owner') throw forbidden('only an owner may remove an owner')
       if (current.role === 'owner') await this.assertAnotherOwner(tx, tenantId, userId)
       await tx`delete from memberships where tenant_id = ${tenantId} and user_id = ${userId}`
       await recordAudit(tx, { tenantId, action: 'member_removed', objectType: 'member', objectId: userId, changes: { role: [current.role, null] } })
@@ -96,19 +101,23 @@ export class MembersService {
   }
 
   /**
-   * Locks the member together with every owner of the tenant, in user id order: two owners
-   * demoting each other would otherwise each hold one owner row and wait for the other's (deadlock).
+   * Locks the member, the actor and every owner of the tenant in one statement, in user id order:
+   * two owners demoting each other would otherwise each hold one owner row and wait for the other's
+   * (deadlock). The actor's row is locked FOR UPDATE with the rest rather than FOR SHARE on its own
+   * for the same reason (two admins removing each other would each hold a share lock the other
+   * needs); it is what the change is authorized from (403 once the actor is no longer an admin).
    */
-  private async lockMember (tx: TransactionSql, tenantId: string, userId: string): Promise<MemberRow> {
+  private async lockMember (tx: TransactionSql, tenantId: string, actor: MemberActor, userId: string): Promise<{ current: MemberRow, actorRole: Role }> {
     const rows = await tx<MemberRow[]>`
       select m.user_id, u.name, u.email, m.role, m.created_at
       from memberships m join users u on u.id = m.user_id
-      where m.tenant_id = ${tenantId} and (m.user_id = ${userId} or m.role = 'owner')
+      where m.tenant_id = ${tenantId} and (m.user_id = ${userId} or m.user_id = ${actor.userId} or m.role = 'owner')
       order by m.user_id
       for update of m`
-    const row = rows.find(candidate => candidate.user_id === userId)
-    if (row === undefined) throw notFound('no such member')
-    return row
+    const actorRole = assertGrants(rows.find(candidate => candidate.user_id === actor.userId)?.role ?? null, 'members:manage')
+    const current = rows.find(candidate => candidate.user_id === userId)
+    if (current === undefined) throw notFound('no such member')
+    return { current, actorRole }
   }
 
   /** Locks every owner row of the tenant, so two concurrent demotions cannot both pass. */

@@ -5,7 +5,7 @@ import { Member, MemberList, MemberParams, NewMemberBody, RoleChangeBody } from 
 import type { FastifyRequest } from 'fastify'
 import type { MemberActor } from '../../../src/services/members.ts'
 
-const actorOf = (request: FastifyRequest): MemberActor => ({ userId: request.principal!.userId, role: request.role! })
+const actorOf = (request: FastifyRequest): MemberActor => ({ userId: request.principal!.userId })
 
 const membersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const members = app.services.members
