@@ -12,6 +12,12 @@ declare module 'fastify' {
      * `email` (after validation), AUTH_RATE_LIMIT_PER_IP / AUTH_RATE_LIMIT_PER_EMAIL a minute
      */
     authRateLimit?: boolean
+    /**
+     * routes that check the caller's password (DELETE /v1/me): attempts counted per client IP
+     * (AUTH_RATE_LIMIT_PER_IP) and per authenticated user (AUTH_RATE_LIMIT_PER_EMAIL) a minute,
+     * as login counts them per IP and per email
+     */
+    passwordRateLimit?: boolean
   }
 }
 
@@ -33,7 +39,8 @@ function hooksOf<T> (value: T | T[] | undefined): T[] {
 }
 
 /**
- * Brute-force limits on login and register (API.md Limits), counted in Redis through
+ * Brute-force limits on login and register (API.md Limits), and on the routes that check a
+ * password of a signed-in caller (DELETE /v1/me: per IP and per user), counted in Redis through
  * @fastify/rate-limit so they hold across instances; each route counts on its own
  * (`POST /v1/auth/login` per IP, per email; the same for register). Over the limit: 429
  * `rate_limited` with Retry-After, in the app's problem format.
@@ -67,6 +74,18 @@ async function rateLimitPlugin (app: FastifyInstance): Promise<void> {
     keyGenerator: request => `${request.routeOptions.url ?? ''}:email:${emailKey((request.body as { email: string }).email)}`
   })
 
+  // method in the key: GET and DELETE /v1/me share a URL
+  const passwordPerIp = app.createRateLimit({
+    max: app.config.AUTH_RATE_LIMIT_PER_IP,
+    timeWindow: WINDOW_MS,
+    keyGenerator: request => `${request.method} ${request.routeOptions.url ?? ''}:ip:${normalizeIP(request.ip)}`
+  })
+  const passwordPerUser = app.createRateLimit({
+    max: app.config.AUTH_RATE_LIMIT_PER_EMAIL,
+    timeWindow: WINDOW_MS,
+    keyGenerator: request => `${request.method} ${request.routeOptions.url ?? ''}:user:${request.principal?.userId ?? ''}`
+  })
+
   async function check (limiter: Limiter, request: FastifyRequest, what: string): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const gaveUp = new Promise<'timeout'>(resolve => { timer = setTimeout(() => resolve('timeout'), REDIS_WAIT_MS) })
@@ -93,7 +112,14 @@ async function rateLimitPlugin (app: FastifyInstance): Promise<void> {
     if (typeof (request.body as { email?: unknown } | undefined)?.email === 'string') await check(perEmail, request, 'email')
   }
 
+  // a route onRequest hook runs after the global ones: auth has set the principal (or refused)
+  const limitPasswordCheck: onRequestAsyncHookHandler = async request => {
+    await check(passwordPerIp, request, 'ip')
+    if (request.principal !== null) await check(passwordPerUser, request, 'user')
+  }
+
   app.addHook('onRoute', (route: RouteOptions) => {
+    if (route.config?.passwordRateLimit === true) route.onRequest = [...hooksOf(route.onRequest), limitPasswordCheck]
     if (route.config?.authRateLimit !== true) return
     route.onRequest = [...hooksOf(route.onRequest), limitPerIp]
     route.preHandler = [...hooksOf(route.preHandler), limitPerEmail]

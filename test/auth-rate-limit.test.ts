@@ -70,6 +70,48 @@ t.test('register is limited per IP too (11th) and counts apart from login', asyn
   tt.equal((await login(ip, uniqueEmail())).statusCode, 401, 'login from that IP still has its own count')
 })
 
+/** A user registered and logged in from addresses of their own, with its access token. */
+async function signedIn (): Promise<{ id: string, email: string, token: string }> {
+  const email = uniqueEmail()
+  const registered = await app.inject({ method: 'POST', url: '/v1/auth/register', remoteAddress: freshIp(), payload: { email, password: DEFAULT_PASSWORD, name: 'D' } })
+  must(registered.statusCode === 201, `register: ${registered.statusCode}`)
+  const loggedIn = await login(freshIp(), email, DEFAULT_PASSWORD)
+  must(loggedIn.statusCode === 200, `login: ${loggedIn.statusCode}`)
+  return { id: registered.json().user.id as string, email, token: loggedIn.json().access_token as string }
+}
+function must (ok: boolean, what: string): void {
+  if (!ok) throw new Error(what)
+}
+const deleteMe = (ip: string, token: string, password = 'a wrong password') =>
+  app.inject({ method: 'DELETE', url: '/v1/me', remoteAddress: ip, headers: { authorization: `Bearer ${token}` }, payload: { password } })
+
+t.test('DELETE /v1/me is limited like login: the 6th password attempt for one user within a minute is 429, from whatever IP', async tt => {
+  const user = await signedIn()
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    tt.equal((await deleteMe(freshIp(), user.token)).statusCode, 403, `wrong password ${attempt} is answered`)
+  }
+  const limited = await deleteMe(freshIp(), user.token, DEFAULT_PASSWORD)
+  tt.equal(limited.statusCode, 429, 'refused even with the right password')
+  tt.match(limited.headers['content-type'], /^application\/problem\+json/)
+  tt.equal(limited.json().code, 'rate_limited')
+  const retryAfter = Number(limited.headers['retry-after'])
+  tt.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${String(limited.headers['retry-after'])}`)
+  tt.equal((await app.inject({ method: 'GET', url: '/v1/me', headers: { authorization: `Bearer ${user.token}` } })).statusCode, 200, 'the account is untouched')
+  tt.equal((await deleteMe(freshIp(), (await signedIn()).token)).statusCode, 403, 'another user is not limited')
+})
+
+t.test('DELETE /v1/me is limited per IP too: the 11th attempt from one IP within a minute is 429', async tt => {
+  const ip = freshIp()
+  for (let attempt = 1; attempt <= 10; attempt++) {
+    tt.equal((await deleteMe(ip, (await signedIn()).token)).statusCode, 403, `attempt ${attempt} is answered`)
+  }
+  const limited = await deleteMe(ip, (await signedIn()).token)
+  tt.equal(limited.statusCode, 429)
+  tt.equal(limited.json().code, 'rate_limited')
+  tt.ok(Number(limited.headers['retry-after']) >= 1)
+  tt.equal((await login(ip, uniqueEmail())).statusCode, 401, 'login from that IP still has its own count')
+})
+
 t.test('with Redis down or hung, the limiter fails open: logins are answered, never 429 or 5xx', async tt => {
   const redis = await startPrivateRedis(tt)
   const { app: isolated, logs } = await buildTestApp(tt, { env: { REDIS_URL: redis.url, AUTH_RATE_LIMIT_PER_IP: '2', AUTH_RATE_LIMIT_PER_EMAIL: '2' } })

@@ -15,12 +15,13 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => me(app.db, request.principal!.userId))
 
   app.delete('/', {
-    config: { permission: 'authenticated' },
+    config: { permission: 'authenticated', passwordRateLimit: true },
     schema: {
       summary: 'Delete the caller\'s account',
       description: 'Confirmed with the password. A job then anonymizes the user, removes its memberships, deletes the tenants ' +
         'where it was the only member and revokes every token; articles and audit entries stay, shown as a deleted user. ' +
-        'The last owner of a tenant with other members gets 409 `conflict`: hand over ownership first.',
+        'The last owner of a tenant with other members gets 409 `conflict`: hand over ownership first. ' +
+        'Password attempts are limited like login, per IP and per user: 429 `rate_limited` with `Retry-After`.',
       tags: ['privacy'],
       body: DeleteMeBody,
       response: { 202: Type.Null({ description: 'accepted: the account is anonymized shortly' }) }
