@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { Type } from '@sinclair/typebox'
+import { isDataException } from '../src/db/errors.ts'
 import { AppError, problemCodes, type ProblemCode } from '../src/errors.ts'
 import { Problem, type FieldProblem } from '../src/schemas/problem.ts'
 import { apiHeaders } from './security.ts'
@@ -108,6 +109,15 @@ async function errorsPlugin (app: FastifyInstance): Promise<void> {
       const detail = first === undefined ? `invalid ${context}` : `${context}${first.path === '/' ? '' : first.path} ${first.message}`
       return new AppError('validation_failed', { detail, errors })
     }
+    // The backstop behind every validation, after the translators so a specific one (NUL in
+    // text, plugins/security.ts) still words its own answer. PostgreSQL's message is not shown.
+    if (isDataException(error)) {
+      return new AppError('validation_failed', {
+        detail: 'a value is not valid for its type or is out of range',
+        errors: [{ path: '/', message: 'is not a valid value' }],
+        cause: error
+      })
+    }
     const mapped = fastifyError.code !== undefined ? frameworkCodes[fastifyError.code] : undefined
     if (mapped !== undefined) return new AppError(mapped, { detail: fastifyError.message })
     const status = fastifyError.statusCode
@@ -129,6 +139,9 @@ async function errorsPlugin (app: FastifyInstance): Promise<void> {
     const appError = request.is404 ? new AppError('not_found') : toAppError(error)
     if (appError.statusCode >= 500) {
       request.log.error({ err: error, code: appError.code }, 'request failed')
+    } else if (isDataException(error)) {
+      // the client's fault, but some validation let the value through to PostgreSQL
+      request.log.warn({ err: error, code: appError.code }, 'PostgreSQL refused a value that passed validation')
     }
     return sendProblem(appError, request, reply)
   })

@@ -5,10 +5,26 @@ export function encodeCursor (key: readonly [string, string]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url')
 }
 
-const timestampPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-/** [created_at ISO string, uuid]; anything else is 400 validation_failed, never ignored. */
+/** Years 0001-9999 as Date#toISOString prints them; PostgreSQL has no year 0 (22008). */
+const yearPattern = /^(?!0000)\d{4}-/
+
+/**
+ * True for exactly what Date#toISOString prints for an instant PostgreSQL can store: a timestamp
+ * that only looks right (month 13, February 30, hour 24) does not survive the round trip.
+ */
+function isIssuedTimestamp (value: string): boolean {
+  if (!yearPattern.test(value)) return false
+  const time = Date.parse(value)
+  return !Number.isNaN(time) && new Date(time).toISOString() === value
+}
+
+/**
+ * [created_at ISO string, uuid]; anything else is 400 validation_failed, never ignored. Only
+ * what encodeCursor would print for those two values is accepted (no padding, spacing or other
+ * spelling of the same JSON), so nothing the database could refuse gets past this point.
+ */
 export function decodeCursor (cursor: string): [string, string] {
   let parsed: unknown
   try {
@@ -17,8 +33,9 @@ export function decodeCursor (cursor: string): [string, string] {
     throw validationFailed('/cursor', 'is not a cursor this API issued')
   }
   if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && typeof parsed[1] === 'string' &&
-      timestampPattern.test(parsed[0]) && uuidPattern.test(parsed[1])) {
-    return [parsed[0], parsed[1]]
+      isIssuedTimestamp(parsed[0]) && uuidPattern.test(parsed[1])) {
+    const key: [string, string] = [parsed[0], parsed[1]]
+    if (encodeCursor(key) === cursor) return key
   }
   throw validationFailed('/cursor', 'is not a cursor this API issued')
 }

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { buildTestApp } from './helpers/app.ts'
 import { clientOf, expectInvalid, expectProblem, type Client } from './helpers/http.ts'
+import { impossibleCursors } from './helpers/cursors.ts'
 import { withSql } from './helpers/sql.ts'
 import { createTenant, enableFeature, relaxedAuthLimits, type TestTenant } from './helpers/tenants.ts'
 import type { Role } from '../src/permissions.ts'
@@ -341,6 +342,12 @@ t.test('list: bad parameters are 400 validation_failed', async tt => {
   const forged = Buffer.from(JSON.stringify(['2024-01-01T00:00:00Z', 'not-a-uuid'])).toString('base64url')
   expectInvalid(tt, await viewer.get(`/v1/articles?cursor=${forged}`), '/cursor', 'a cursor with a bad id')
   tt.equal((await viewer.get('/v1/articles?limit=100&sort=asc')).statusCode, 200, 'unknown query parameters are ignored')
+})
+
+t.test('list: a cursor naming an impossible instant is 400 validation_failed, never a 500', async tt => {
+  for (const { label, cursor } of impossibleCursors) {
+    expectInvalid(tt, await as('viewer').get(`/v1/articles?cursor=${cursor}`), '/cursor', label)
+  }
 })
 
 /** Walks every page with `limit`, calling `between` after each page; returns the ids in order. */

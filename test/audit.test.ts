@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { buildTestApp } from './helpers/app.ts'
 import { clientOf, expectInvalid, expectProblem, type Client, type Reply } from './helpers/http.ts'
+import { impossibleCursors } from './helpers/cursors.ts'
 import { withSql } from './helpers/sql.ts'
 import { createTenant, enableFeature, relaxedAuthLimits, signUp, tokenFor, type TestMember, type TestTenant } from './helpers/tenants.ts'
 
@@ -207,6 +208,12 @@ t.test('GET /v1/audit-log: filters, order and pagination', async tt => {
   expectInvalid(tt, await owner.get('/v1/audit-log?limit=101'), '/limit', 'limit=101')
   expectInvalid(tt, await owner.get('/v1/audit-log?cursor=nonsense'), '/cursor', 'bad cursor')
   tt.same(await auditLog(scoped, `&object_id=${tenant.id}`), [], "another tenant's object shows nothing")
+})
+
+t.test('GET /v1/audit-log: a cursor naming an impossible instant is 400 validation_failed, never a 500', async tt => {
+  for (const { label, cursor } of impossibleCursors) {
+    expectInvalid(tt, await as(tenant.owner).get(`/v1/audit-log?cursor=${cursor}`), '/cursor', label)
+  }
 })
 
 t.test('append-only: the runtime role may not UPDATE, DELETE or TRUNCATE the log', async tt => {

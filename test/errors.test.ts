@@ -17,6 +17,20 @@ const probe: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/probe/boom', { config: { public: true } }, async () => {
     throw new Error('secret internals: password=hunter2 at db.ts:42')
   })
+  // input that got past validation and that PostgreSQL refuses as data (SQLSTATE class 22); sent
+  // as text and cast by the server, so that the server, not the driver, does the refusing
+  const refusedByPostgres = new Map<string, (sql: typeof app.sql) => Promise<unknown>>([
+    ['22008', async sql => await sql`select ${'0000-01-01T00:00:00.000Z'}::text::timestamptz`],
+    ['22007', async sql => await sql`select ${'not a time'}::text::timestamptz`],
+    ['22P02', async sql => await sql`select ${'not-a-uuid'}::text::uuid`],
+    ['22003', async sql => await sql`select ${'99999999999'}::text::int4`],
+    ['22012', async sql => await sql`select 1 / ${0}::int`]
+  ])
+  app.get('/probe/data-exception/:sqlstate', { config: { public: true } }, async (request) => {
+    const { sqlstate } = request.params as { sqlstate: string }
+    await refusedByPostgres.get(sqlstate)?.(app.sql)
+    return { refused: false }
+  })
 }
 
 const { app, logs } = await buildTestApp(t, { extraPlugins: [probe] })
@@ -112,6 +126,16 @@ t.test('a 500 hides its cause from the client and logs it', async tt => {
   const logged = logs.find(l => l.request_id === body.request_id && l.level === 'error')
   tt.ok(logged, 'the failure is logged with the request id')
   tt.match(JSON.stringify(logged), /secret internals/)
+})
+
+t.test('a value PostgreSQL refuses as data (SQLSTATE class 22) is 400 validation_failed, not a 500', async tt => {
+  for (const sqlstate of ['22008', '22007', '22P02', '22003', '22012']) {
+    const response = await app.inject({ method: 'GET', url: `/probe/data-exception/${sqlstate}` })
+    const body = assertProblem(tt, response, 400, 'validation_failed')
+    tt.match(body.errors, [{ path: '/', message: String }], `${sqlstate}: a field problem`)
+    tt.notMatch(response.body, /date\/time|timestamptz|invalid input syntax|int4|integer|division by zero|not a time|not-a-uuid|99999999999|0000-01-01/i, `${sqlstate}: nothing of PostgreSQL's message`)
+    tt.notOk(logs.some(l => l.request_id === body.request_id && l.level === 'error'), `${sqlstate}: no error logged`)
+  }
 })
 
 t.test('a sane incoming X-Request-Id is kept, an insane one replaced', async tt => {

@@ -2,6 +2,7 @@ import t from 'tap'
 import { buildTestApp } from './helpers/app.ts'
 import { clientOf, expectInvalid, expectProblem } from './helpers/http.ts'
 import { waitFor } from './helpers/wait.ts'
+import { impossibleCursors } from './helpers/cursors.ts'
 import { withSql } from './helpers/sql.ts'
 import { addMember, createTenant, relaxedAuthLimits, signUp, tokenFor, type TestMember } from './helpers/tenants.ts'
 
@@ -61,6 +62,13 @@ t.test('bad list parameters are 400 validation_failed, never clamped', async tt 
   const forged = Buffer.from(JSON.stringify(['yesterday', 'someone'])).toString('base64url')
   expectInvalid(tt, await client.get(`/v1/members?cursor=${forged}`), '/cursor', 'well-formed base64, wrong content')
   tt.equal((await client.get('/v1/members?limit=100&unknown=1')).statusCode, 200, 'unknown query parameters are ignored')
+})
+
+t.test('a cursor naming an impossible instant is 400 validation_failed, never a 500', async tt => {
+  const tenant = await createTenant(app)
+  for (const { label, cursor } of impossibleCursors) {
+    expectInvalid(tt, await clientOf(app, tenant.viewer.token).get(`/v1/members?cursor=${cursor}`), '/cursor', label)
+  }
 })
 
 t.test('adding a member', async tt => {
