@@ -223,6 +223,44 @@ t.test('a POST while the caller\'s export still waits answers that export; once 
   tt.equal(ready.download_url, `/v1/me/exports/${nextId}/download`)
 })
 
+t.test('exports are capped at 5 per user per rolling 24 h: the 6th is 429 rate_limited with Retry-After; a waiting export is still answered', async tt => {
+  const ivan = await caller('Ivan Hoarder')
+  const victor = await caller('Victor Other')
+  const exportsOf = async (userId: string) => (await owner<Array<{ id: string }>>`select id from exports where user_id = ${userId} order by id`).map(row => row.id)
+  const insert = async (status: string, ageHours: number) => {
+    const [row] = await owner<Array<{ id: string }>>`
+      insert into exports (user_id, status, expires_at, created_at)
+      values (${ivan.id}, ${status}, ${status === 'ready' ? owner`now() + interval '1 hour'` : null}, now() - make_interval(hours => ${ageHours}))
+      returning id`
+    return row!.id
+  }
+  const oldest = await insert('ready', 20)
+  const counted = [oldest]
+  for (let i = 0; i < 4; i++) counted.push(await insert('ready', 1))
+  await insert('failed', 1) // our failure: not counted against the user
+  await insert('ready', 30) // outside the window
+  const before = await exportsOf(ivan.id)
+
+  const limited = await ivan.client.post('/v1/me/exports')
+  expectProblem(tt, limited, 429, 'rate_limited', 'the 6th export within 24 h')
+  const retryAfter = Number(limited.headers['retry-after'])
+  tt.ok(Math.abs(retryAfter - 4 * 3600) <= 60, `Retry-After ${String(limited.headers['retry-after'])}: when the oldest of the 5 leaves the window`)
+  tt.equal(limited.headers['cache-control'], 'no-store')
+  tt.same(await exportsOf(ivan.id), before, 'nothing was queued')
+  expectStatus(await victor.client.post('/v1/me/exports'), 202, 'another user is not limited')
+
+  await owner`update exports set status = 'pending', expires_at = null where id = ${counted[4]!}`
+  const waiting = await ivan.client.post('/v1/me/exports')
+  expectStatus(waiting, 202, 'a waiting export is answered again, cap or not')
+  tt.same(waiting.json(), { export: { id: counted[4], status: 'pending' } })
+  await owner`update exports set status = 'ready', expires_at = now() + interval '1 hour' where id = ${counted[4]!}`
+
+  await owner`update exports set created_at = now() - interval '25 hours' where id = ${oldest}`
+  const next = await ivan.client.post('/v1/me/exports')
+  expectStatus(next, 202, 'once the oldest left the window, a new one is queued')
+  tt.notOk(before.includes((next.json() as { export: ExportView }).export.id), 'a new export')
+})
+
 t.test('DELETE /v1/me is refused without the password, or while the caller is a last owner with others', async tt => {
   const dan = await caller('Dan Owner')
   const member = await caller('Dan\'s Colleague')

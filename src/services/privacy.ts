@@ -22,6 +22,9 @@ interface ExportRow {
 
 const exportNotFound = () => notFound('no such export')
 
+/** Exports a user may request in any rolling 24 h (failed ones, our failure, do not count). */
+export const EXPORTS_PER_DAY = 5
+
 export const downloadPath = (exportId: string): string => `/v1/me/exports/${exportId}/download`
 
 /**
@@ -35,9 +38,25 @@ export class PrivacyService {
   /**
    * Queues an export, or answers the caller's export that is still waiting (migration 0010: one
    * pending export per user). A concurrent request waits for this one's insert and then finds it.
+   * Beyond EXPORTS_PER_DAY in the last 24 h: 429 rate_limited, Retry-After when the oldest of
+   * them leaves the window; a waiting export is answered whatever the count.
    */
   async requestExport (userId: string): Promise<{ id: string, status: 'pending' }> {
     return await this.db.transaction(null, async tx => {
+      // one user's requests one at a time, so two cannot both pass the count below
+      await tx`select id from users where id = ${userId} for no key update`
+      const [pending] = await tx<Array<{ id: string }>>`select id from exports where user_id = ${userId} and status = 'pending'`
+      if (pending !== undefined) return { id: pending.id, status: 'pending' as const }
+      const [capped] = await tx<Array<{ retry_after: number }>>`
+        select ceil(extract(epoch from created_at + interval '24 hours' - now()))::int as retry_after
+        from exports
+        where user_id = ${userId} and status <> 'failed' and created_at > now() - interval '24 hours'
+        order by created_at desc
+        offset ${EXPORTS_PER_DAY - 1} limit 1`
+      if (capped !== undefined) {
+        const retryAfter = Math.max(1, capped.retry_after)
+        throw new AppError('rate_limited', { detail: `at most ${EXPORTS_PER_DAY} exports a day; retry in ${retryAfter} s`, retryAfter })
+      }
       // the waiting export may start between the two statements; then there is room for a new one
       for (let attempt = 0; attempt < 3; attempt++) {
         const [created] = await tx<Array<{ id: string }>>`
