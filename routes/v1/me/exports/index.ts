@@ -12,7 +12,9 @@ const exportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       summary: 'Request an export of all of the caller\'s data',
       description: 'A job gathers the data of every tenant; poll the export until it is ready. ' +
-        'While an export of the caller is still pending, the request answers that export instead of queuing another.',
+        'While an export of the caller is still pending, the request answers that export instead of queuing another. ' +
+        'At most 5 exports in any 24 h: then 429 `rate_limited` with `Retry-After`. An export holds the articles and audit ' +
+        'entries of the tenants the caller still belongs to.',
       tags,
       response: { 202: ExportCreated }
     }
