@@ -48,9 +48,10 @@ const isoOrNull = (date: Date | null): string | null => date === null ? null : d
 
 /**
  * Everything stored about one user, and nothing about anyone else: its profile, its memberships,
- * the articles it authored and the audit entries where it is the actor, in every tenant. The
- * cross-tenant reads go through the SECURITY DEFINER functions of migrations 0002 and 0008, each
- * limited to this user's rows. Null when the user is gone (anonymized).
+ * the articles it authored and the audit entries where it is the actor, in every tenant it still
+ * belongs to (what it did in a tenant it left is that tenant's). The cross-tenant reads go through
+ * the SECURITY DEFINER functions of migrations 0002 and 0012, each limited to this user's rows.
+ * Null when the user is gone (anonymized).
  */
 export async function gatherExportDocument (tx: TransactionSql, userId: string, exportId: string): Promise<ExportDocument | null> {
   const [profile] = await tx<ProfileRow[]>`
