@@ -127,15 +127,32 @@ const notUnicode = () => new AppError('validation_failed', {
   errors: [{ path: '/', message: 'has an unpaired UTF-16 surrogate escape' }]
 })
 
+const unsupportedMediaType = (detail: string) => new AppError('unsupported_media_type', { detail })
+
+/** The charset parameter of a Content-Type (quoted or not), if it has one. */
+const charsetParameter = /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i
+const utf8Labels = new Set(['utf-8', 'utf8'])
+
+/** JSON is UTF-8 (RFC 8259): a body labelled with another charset would be misread, not decoded. */
+function namesAnotherCharset (contentType: string | undefined): boolean {
+  const match = contentType === undefined ? null : charsetParameter.exec(contentType)
+  if (match === null) return false
+  return !utf8Labels.has((match[1] ?? match[2] ?? '').toLowerCase())
+}
+
 /**
  * Fastify's own JSON parser (secure-json-parse: `__proto__` and `constructor.prototype` keys
- * refused) and one check it lacks: an unpaired surrogate escape, which text columns would store
- * as U+FFFD and jsonb refuses, is 400 `validation_failed`. Every JSON body goes through it (the
- * webhook route, which parses its own bytes after checking their signature, included).
+ * refused) and the checks it lacks: a charset other than UTF-8 is 415 `unsupported_media_type`;
+ * an unpaired surrogate escape, which text columns would store as U+FFFD and jsonb refuses, is
+ * 400 `validation_failed`. Every JSON body goes through it (the webhook route, which parses its
+ * own bytes after checking their signature, included).
  */
 export function unicodeJsonParser (app: FastifyInstance): FastifyBodyParser<string> {
   const parseJson = app.getDefaultJsonParser('error', 'error')
   return (request, body, done) => {
+    if (namesAnotherCharset(request.headers['content-type'])) {
+      return done(unsupportedMediaType('JSON bodies are UTF-8; the Content-Type names another charset'))
+    }
     parseJson(request, body, (error, parsed) => {
       if (error !== null) return done(error)
       if (surrogateEscape.test(body) && hasLoneSurrogate(parsed)) return done(notUnicode())
@@ -171,6 +188,10 @@ export function corsOrigins (setting: string): Set<string> {
  * - Text PostgreSQL cannot store is 400 `validation_failed`, not a 500: a NUL character wherever
  *   it hides (a body field, a query filter, a login email), and a JSON body with an unpaired
  *   surrogate escape (`"\ud800"`), refused as it is parsed.
+ * - Bodies are `application/json` (any case; charset UTF-8 if one is named) and nothing else:
+ *   Fastify's text/plain parser is removed, and a body of any other type, `+json` types
+ *   included, is 415 `unsupported_media_type`, unread. A request without a body passes whatever
+ *   its Content-Type says.
  *
  * Registered before auth (auth depends on it): CORS headers must reach a 401 too, or a browser
  * client cannot tell an expired token from a network failure. The docs routes (plugins/openapi.ts,
@@ -182,8 +203,14 @@ async function securityPlugin (app: FastifyInstance): Promise<void> {
     return typeof code === 'string' && UNSTORABLE_CHARACTER.has(code) ? unstorable() : undefined
   })
 
-  app.removeContentTypeParser('application/json')
+  app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser('application/json', { parseAs: 'string' }, unicodeJsonParser(app))
+  // every other type; Fastify itself lets a request with no Content-Type and no body through
+  app.addContentTypeParser('*', (request, _payload, done) => {
+    const { 'content-length': length, 'transfer-encoding': encoding } = request.headers
+    if (encoding === undefined && (length === undefined || length === '0')) return done(null, undefined)
+    done(unsupportedMediaType('request bodies must be application/json'))
+  })
 
   app.addHook('onRoute', (route: RouteOptions) => {
     if (isDocs(route.url)) route.config = { ...route.config, docs: true }

@@ -14,6 +14,9 @@ const probe: FastifyPluginAsyncTypebox = async (app) => {
     reply.code(201)
     return { title: request.body.title }
   })
+  // routes that take no body
+  app.post('/probe/ping', { config: { public: true } }, async () => ({ pong: true }))
+  app.delete('/probe/things/:id', { config: { public: true } }, async (_request, reply) => { reply.code(204) })
   app.get('/probe/boom', { config: { public: true } }, async () => {
     throw new Error('secret internals: password=hunter2 at db.ts:42')
   })
@@ -78,6 +81,36 @@ t.test('a wrong content type is 415 unsupported_media_type', async tt => {
     method: 'POST', url: '/probe/things', headers: { 'content-type': 'application/xml' }, payload: '<title>x</title>'
   })
   assertProblem(tt, response, 415, 'unsupported_media_type')
+})
+
+t.test('only application/json reaches a JSON route: text/plain, +json types and other charsets are 415', async tt => {
+  const json = '{"title":"x","count":1}'
+  for (const type of ['text/plain', 'text/plain; charset=utf-8', 'application/merge-patch+json', 'application/problem+json', 'application/x-www-form-urlencoded', 'application/json; charset=iso-8859-1', 'application/json; charset=utf-16']) {
+    const response = await app.inject({ method: 'POST', url: '/probe/things', headers: { 'content-type': type }, payload: json })
+    tt.equal(response.statusCode, 415, `${type}: 415`)
+    tt.equal(response.json().code, 'unsupported_media_type', `${type}: unsupported_media_type`)
+  }
+  const login = await app.inject({ method: 'POST', url: '/v1/auth/login', headers: { 'content-type': 'text/plain' }, payload: '{"email":"a@b.test","password":"whatever123"}' })
+  assertProblem(tt, login, 415, 'unsupported_media_type')
+  const ping = await app.inject({ method: 'POST', url: '/probe/ping', headers: { 'content-type': 'text/plain' }, payload: 'hello' })
+  assertProblem(tt, ping, 415, 'unsupported_media_type')
+
+  for (const type of ['application/json', 'application/json; charset=utf-8', 'Application/JSON; Charset="UTF-8"', 'application/json;charset=utf8']) {
+    const response = await app.inject({ method: 'POST', url: '/probe/things', headers: { 'content-type': type }, payload: json })
+    tt.equal(response.statusCode, 201, `${type}: taken`)
+  }
+})
+
+t.test('a request without a body is not refused for its content type', async tt => {
+  const get = await app.inject({ method: 'GET', url: '/healthz', headers: { 'content-type': 'text/plain' } })
+  tt.equal(get.statusCode, 200, 'GET with a stray Content-Type')
+  tt.same((await app.inject({ method: 'POST', url: '/probe/ping' })).json(), { pong: true }, 'POST without body or Content-Type')
+  for (const type of ['text/plain', 'application/octet-stream']) {
+    const post = await app.inject({ method: 'POST', url: '/probe/ping', headers: { 'content-type': type, 'content-length': '0' } })
+    tt.equal(post.statusCode, 200, `POST, empty body labelled ${type}`)
+    const del = await app.inject({ method: 'DELETE', url: '/probe/things/1', headers: { 'content-type': type } })
+    tt.equal(del.statusCode, 204, `DELETE without a body, labelled ${type}`)
+  }
 })
 
 t.test('a body over 1 MiB is 413 payload_too_large', async tt => {

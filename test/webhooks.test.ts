@@ -165,3 +165,19 @@ t.test('only application/json is taken; other routes keep the default JSON parse
   const broken = await app.inject({ method: 'POST', url: '/v1/auth/login', payload: '{"email":', headers: { 'content-type': 'application/json' } })
   expectProblem(tt, broken, 400, 'malformed_body', 'bad JSON elsewhere is still malformed_body')
 })
+
+t.test('a signed body of another type, a +json type or another charset is 415 and records nothing', async tt => {
+  const event = paymentEvent({ data: { tenant_id: randomUUID() } })
+  const raw = JSON.stringify(event)
+  for (const type of ['text/plain; charset=utf-8', 'application/merge-patch+json', 'application/json; charset=iso-8859-1']) {
+    const response = await app.inject({
+      method: 'POST', url: '/v1/webhooks/payments', payload: raw, headers: { 'content-type': type, 'payments-signature': signatureHeader(raw) }
+    })
+    expectProblem(tt, response, 415, 'unsupported_media_type', type)
+  }
+  const upper = await app.inject({
+    method: 'POST', url: '/v1/webhooks/payments', payload: raw, headers: { 'content-type': 'Application/JSON; Charset=UTF-8', 'payments-signature': signatureHeader(raw) }
+  })
+  tt.equal(upper.statusCode, 200, 'the media type and charset in any case')
+  tt.equal((await eventRows(event.id as string)).length, 1, 'the event is recorded once, from the one accepted delivery')
+})
