@@ -20,6 +20,12 @@ export function parseMembershipKey (key: string): { tenantId: string, userId: st
 export const invalidationChannel = (prefix: string) => `${prefix}invalidate`
 export const encodeInvalidation = (kind: InvalidationKind, key: string) => `${kind} ${key}`
 
+/**
+ * Tells every instance to drop every cache: sent instead of the messages an instance could not
+ * publish when too many were waiting. Not an InvalidationKind: no handler listens to it by kind.
+ */
+export const RESYNC_MESSAGE = 'resync *'
+
 export function decodeInvalidation (message: string): InvalidationMessage | undefined {
   const separator = message.indexOf(' ')
   return separator > 0 ? [message.slice(0, separator) as InvalidationKind, message.slice(separator + 1)] : undefined

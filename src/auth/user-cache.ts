@@ -10,6 +10,14 @@ export interface AuthUser {
   deleted: boolean
 }
 
+/**
+ * How long a cached user is believed. Every change to a user is invalidated on every instance, so
+ * this only bounds an instance that missed the message: a deleted user's token works there for at
+ * most this long (writes re-read the user or its membership and are refused at once). Short enough
+ * for that, long enough that a steady user costs one lookup per 10 s per instance.
+ */
+export const AUTH_CACHE_TTL_MS = 10_000
+
 export type AuthUserLoader = (userId: string) => Promise<AuthUser>
 
 export interface UserCacheOptions {
@@ -27,7 +35,7 @@ export class UserCache {
   private readonly loads = new CoalescedLoads<string, AuthUser>()
 
   constructor (private readonly loader: AuthUserLoader, options: UserCacheOptions = {}) {
-    this.entries = new LRUCache({ max: options.max ?? 10_000, ttl: options.ttlMs ?? 60_000 })
+    this.entries = new LRUCache({ max: options.max ?? 10_000, ttl: options.ttlMs ?? AUTH_CACHE_TTL_MS })
   }
 
   /** From memory only: undefined when not cached. */

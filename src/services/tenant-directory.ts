@@ -22,6 +22,11 @@ export function isTenantKey (key: string): boolean {
 }
 const MAX_ENTRIES = 10_000
 const TTL_MS = 60_000
+/**
+ * A role is believed for less than a tenant: it is what grants access, and on an instance that
+ * missed an invalidation a removed member keeps reading for this long (writes re-read the role).
+ */
+const ROLE_TTL_MS = 10_000
 /** "no such tenant" and "not a member" are remembered briefly; a change invalidates them anyway */
 const NEGATIVE_TTL_MS = 5_000
 
@@ -97,7 +102,7 @@ export class TenantDirectory {
         ofUser = new Map()
         this.memberships.set(userId, ofUser)
       }
-      ofUser.set(tenantId, { role, expiresAt: Date.now() + (role === null ? NEGATIVE_TTL_MS : TTL_MS) })
+      ofUser.set(tenantId, { role, expiresAt: Date.now() + (role === null ? NEGATIVE_TTL_MS : ROLE_TTL_MS) })
     })
   }
 

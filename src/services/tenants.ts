@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.ts'
 import { isUniqueViolation } from '../db/errors.ts'
-import { conflict } from '../errors.ts'
+import { AppError, conflict } from '../errors.ts'
 import { uuidv7 } from '../ids.ts'
 import type { Invalidation } from '../../plugins/invalidation.ts'
 import { membershipKey } from '../invalidation.ts'
@@ -15,6 +15,10 @@ export async function createTenant (db: Database, invalidation: Invalidation, ow
   let tenant: Tenant
   try {
     tenant = await db.transaction(id, async tx => {
+      // the request's user comes from a cache that may not have heard of an account deletion;
+      // FOR SHARE also makes a concurrent deletion wait for this tenant and then see it
+      const [owner] = await tx`select 1 from users where id = ${ownerId} and deleted_at is null for share`
+      if (owner === undefined) throw new AppError('unauthenticated', { detail: 'the user of this token no longer exists' })
       const [created] = await tx<Tenant[]>`insert into tenants (id, slug, name) values (${id}, ${input.slug}, ${input.name})
         returning id, slug, name, created_at`
       await tx`insert into memberships (tenant_id, user_id, role) values (${id}, ${ownerId}, 'owner')`
