@@ -299,6 +299,41 @@ t.test('refresh: presenting a spent token revokes the whole family, the newest t
   tt.ok(logs.some(l => l.msg === 'spent refresh token presented: family revoked' && l.user_id === user.id), 'the reuse is logged')
 })
 
+t.test('refresh: two concurrent refreshes with one token (two tabs) both get the same successor, and only it is live', async tt => {
+  const user = await registerUser(app)
+  const first = await login(app, user.email, user.password)
+  const [a, b] = await Promise.all([
+    post('/v1/auth/refresh', { refresh_token: first.refresh_token }),
+    post('/v1/auth/refresh', { refresh_token: first.refresh_token })
+  ])
+  tt.same([a!.statusCode, b!.statusCode], [200, 200], 'neither tab is logged out')
+  tt.equal(a!.json().refresh_token, b!.json().refresh_token, 'the same successor, not a second live token')
+  tt.not(a!.json().refresh_token, first.refresh_token)
+  tt.equal((await me(bearer(b!.json().access_token))).statusCode, 200, 'each gets a working access token')
+
+  const again = await post('/v1/auth/refresh', { refresh_token: first.refresh_token })
+  tt.equal(again.statusCode, 200, 'a third presentation inside the grace still answers')
+  tt.equal(again.json().refresh_token, a!.json().refresh_token, 'with the same successor')
+  const [family] = await owner<Array<{ live: number, revoked: number }>>`
+    select count(*) filter (where spent_at is null and revoked_at is null)::int as live,
+           count(*) filter (where revoked_at is not null)::int as revoked
+    from refresh_tokens where user_id = ${user.id}`
+  tt.same(family, { live: 1, revoked: 0 }, 'one live token in the family, nothing revoked')
+  tt.equal((await post('/v1/auth/refresh', { refresh_token: a!.json().refresh_token })).statusCode, 200, 'the successor rotates as usual')
+})
+
+t.test('refresh: a spent token presented after the grace still revokes the family', async tt => {
+  const user = await registerUser(app)
+  const stolen = await login(app, user.email, user.password)
+  const rotated = (await post('/v1/auth/refresh', { refresh_token: stolen.refresh_token })).json()
+  await owner`update refresh_tokens set spent_at = now() - interval '1 minute' where token_hash = sha256(${stolen.refresh_token}::bytea)`
+  assertProblem(tt, await post('/v1/auth/refresh', { refresh_token: stolen.refresh_token }), 401, 'unauthenticated')
+  assertProblem(tt, await post('/v1/auth/refresh', { refresh_token: rotated.refresh_token }), 401, 'unauthenticated')
+  const [family] = await owner<Array<{ live: number }>>`
+    select count(*) filter (where revoked_at is null)::int as live from refresh_tokens where user_id = ${user.id}`
+  tt.equal(family!.live, 0, 'the whole family is revoked, the successor included')
+})
+
 t.test('refresh: an unknown, expired or malformed token is 401', async tt => {
   assertProblem(tt, await post('/v1/auth/refresh', { refresh_token: randomBytes(32).toString('base64url') }), 401, 'unauthenticated')
   const user = await registerUser(app)

@@ -4,7 +4,7 @@ import { createSigner } from 'fast-jwt'
 import { AccessTokens, keyIdOf } from '../src/auth/tokens.ts'
 import { AppError } from '../src/errors.ts'
 import { hashPassword, needsRehash, verifyPassword } from '../src/auth/passwords.ts'
-import { hashRefreshToken, newRefreshToken } from '../src/auth/refresh-tokens.ts'
+import { hashRefreshToken, newRefreshToken, successorRefreshToken } from '../src/auth/refresh-tokens.ts'
 
 const secret = 'test-secret-one-0123456789abcdefghijkl'
 const olderSecret = 'test-secret-old-0123456789abcdefghijkl'
@@ -126,4 +126,15 @@ t.test('refresh tokens: 32 random bytes, stored as SHA-256', async tt => {
   tt.equal(hash.length, 32)
   tt.same(hashRefreshToken(token), hash)
   tt.not(newRefreshToken().token, token)
+})
+
+t.test('a refresh token successor: the same for the same token and key, unguessable without the key', async tt => {
+  const { token } = newRefreshToken()
+  const successor = successorRefreshToken(token, secret)
+  tt.match(successor.token, /^[A-Za-z0-9_-]{43}$/, 'shaped like any refresh token')
+  tt.same(successor.hash, hashRefreshToken(successor.token))
+  tt.equal(successorRefreshToken(token, secret).token, successor.token, 'deterministic')
+  tt.not(successorRefreshToken(token, olderSecret).token, successor.token, 'keyed')
+  tt.not(successorRefreshToken(newRefreshToken().token, secret).token, successor.token, 'one per token')
+  tt.not(successor.token, token)
 })

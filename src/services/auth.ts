@@ -4,7 +4,7 @@ import { AppError, conflict } from '../errors.ts'
 import { uuidv7 } from '../ids.ts'
 import type { Logger } from '../logger.ts'
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from '../auth/passwords.ts'
-import { hashRefreshToken, newRefreshToken } from '../auth/refresh-tokens.ts'
+import { hashRefreshToken, newRefreshToken, successorRefreshToken, type NewRefreshToken } from '../auth/refresh-tokens.ts'
 import type { AccessTokens } from '../auth/tokens.ts'
 
 export interface NewUser { email: string, password: string, name: string }
@@ -30,8 +30,17 @@ export interface AuthServiceOptions {
   tokens: AccessTokens
   tenants: TenantLookup
   refreshTtlSeconds: number
+  /** server key of the successor derivation (successorRefreshToken): the JWT signing secret */
+  successorKey: string
   log: Logger
 }
+
+/**
+ * A spent refresh token presented again within this many seconds of its spending answers the
+ * same successor (two tabs refreshing at once), while that successor is itself unspent. Later,
+ * or once the successor moved on, it is a reuse: the family is revoked.
+ */
+export const REFRESH_GRACE_S = 10
 
 const badCredentials = () => new AppError('unauthenticated', { detail: 'wrong email or password' })
 const badRefreshToken = () => new AppError('unauthenticated', { detail: 'the refresh token is not valid' })
@@ -50,6 +59,7 @@ interface PresentedToken {
   family_id: string
   tenant_id: string | null
   spent: boolean
+  in_grace: boolean
   revoked: boolean
   expired: boolean
   user_deleted: boolean
@@ -59,6 +69,9 @@ interface PresentedToken {
  * Registration, login and the refresh-token lifecycle. Refresh tokens are opaque, stored as
  * SHA-256 only, and rotated on every use inside a family (one login = one family): presenting a
  * spent token means it was copied, so the whole family is revoked, the newest token included.
+ * Except within REFRESH_GRACE_S of its spending, while its successor is unspent: then it answers
+ * that same successor (derived from the presented token under a server key, so it can be given
+ * again without being stored), and no second live token exists.
  * Logout revokes the family. Access tokens are stateless and live until their `exp`.
  */
 export class AuthService {
@@ -113,12 +126,18 @@ export class AuthService {
     const outcome = await this.options.db.transaction(null, async (tx): Promise<RefreshOutcome> => {
       const [row] = await tx<PresentedToken[]>`
         select r.id, r.user_id, r.family_id, r.tenant_id,
-          r.spent_at is not null as spent, r.revoked_at is not null as revoked,
+          r.spent_at is not null as spent, r.spent_at > now() - make_interval(secs => ${REFRESH_GRACE_S}) as in_grace,
+          r.revoked_at is not null as revoked,
           r.expires_at <= now() as expired, u.deleted_at is not null as user_deleted
         from refresh_tokens r join users u on u.id = r.user_id
         where r.token_hash = ${hash}
         for update of r`
       if (row === undefined) return { kind: 'invalid' }
+      const successor = successorRefreshToken(presented, this.options.successorKey)
+      if (row.spent && row.in_grace && !row.revoked && !row.user_deleted &&
+        await this.isLive(tx, successor.hash, row.family_id)) {
+        return { kind: 'rotated', userId: row.user_id, tenantId: row.tenant_id, token: successor.token }
+      }
       if (row.spent) {
         // committed with the 401: the revocation must outlive this request
         if (!row.revoked) await this.revokeFamily(tx, row.family_id)
@@ -126,7 +145,7 @@ export class AuthService {
       }
       if (row.revoked || row.expired || row.user_deleted) return { kind: 'invalid' }
       await tx`update refresh_tokens set spent_at = now() where id = ${row.id}`
-      const token = await this.storeRefreshToken(tx, row.user_id, row.family_id, row.tenant_id)
+      const token = await this.storeRefreshToken(tx, row.user_id, row.family_id, row.tenant_id, successor)
       return { kind: 'rotated', userId: row.user_id, tenantId: row.tenant_id, token }
     })
     if (outcome.kind === 'reused') {
@@ -148,8 +167,16 @@ export class AuthService {
     await tx`update refresh_tokens set revoked_at = now() where family_id = ${familyId} and revoked_at is null`
   }
 
-  private async storeRefreshToken (tx: TransactionSql, userId: string, familyId: string, tenantId: string | null): Promise<string> {
-    const { token, hash } = newRefreshToken()
+  /** The token of this hash is in the family, unspent, unrevoked and unexpired. */
+  private async isLive (tx: TransactionSql, hash: Buffer, familyId: string): Promise<boolean> {
+    const [row] = await tx`select 1 from refresh_tokens
+      where token_hash = ${hash} and family_id = ${familyId} and spent_at is null and revoked_at is null and expires_at > now()`
+    return row !== undefined
+  }
+
+  private async storeRefreshToken (
+    tx: TransactionSql, userId: string, familyId: string, tenantId: string | null, { token, hash }: NewRefreshToken = newRefreshToken()
+  ): Promise<string> {
     await tx`insert into refresh_tokens (user_id, family_id, token_hash, tenant_id, expires_at)
       values (${userId}, ${familyId}, ${hash}, ${tenantId}, now() + make_interval(secs => ${this.options.refreshTtlSeconds}))`
     return token

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { LoginBody, RefreshBody, RegisterBody, TokenPair } from '../../../src/schemas/auth.ts'
 import { User } from '../../../src/schemas/user.ts'
 import { AuthService } from '../../../src/services/auth.ts'
+import { splitList } from '../../../src/config.ts'
 import type { Logger } from '../../../src/logger.ts'
 
 const tags = ['auth']
@@ -14,6 +15,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     tokens: app.accessTokens,
     tenants: app.tenants,
     refreshTtlSeconds: app.config.REFRESH_TOKEN_TTL_S,
+    successorKey: splitList(app.config.JWT_SECRETS)[0] ?? '',
     log: app.log as unknown as Logger
   })
 
