@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from './logger.ts'
 import type { Redis } from './redis.ts'
 
@@ -31,18 +32,27 @@ export function decodeInvalidation (message: string): InvalidationMessage | unde
   return separator > 0 ? [message.slice(0, separator) as InvalidationKind, message.slice(separator + 1)] : undefined
 }
 
+const PUBLISH_ATTEMPTS = 5
+const PUBLISH_RETRY_FIRST_MS = 100
+
 /**
- * Drops cached entries on every API instance from a process that has no app (the worker).
- * A failed publish is logged, not thrown: the change is committed, and caches expire by TTL.
+ * Drops cached entries on every API instance from a process that has no app (the worker), after
+ * the change has committed. A message Redis refuses is sent again with backoff (about 1.5 s in all),
+ * then this throws, so the job is retried and publishes again: a lost message would let the
+ * change go unseen on other instances until their TTLs.
  */
 export async function publishInvalidations (redis: Redis, prefix: string, log: Logger, messages: readonly InvalidationMessage[]): Promise<void> {
   const channel = invalidationChannel(prefix)
   for (const [kind, key] of messages) {
-    try {
-      await redis.publish(channel, encodeInvalidation(kind, key))
-    } catch (error) {
-      log.warn({ err: { message: (error as Error).message }, kind }, 'cache invalidation not published; instances rely on TTL')
-      return
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await redis.publish(channel, encodeInvalidation(kind, key))
+        break
+      } catch (error) {
+        if (attempt >= PUBLISH_ATTEMPTS) throw error
+        if (attempt === 1) log.warn({ err: { message: (error as Error).message }, kind }, 'cache invalidation not published yet; retrying')
+        await sleep(PUBLISH_RETRY_FIRST_MS * 2 ** (attempt - 1))
+      }
     }
   }
 }

@@ -1,8 +1,9 @@
 import t from 'tap'
 import { anonymizeAccount } from '../src/privacy/account-deletion.ts'
 import { createRedis } from '../src/redis.ts'
-import { invalidationChannel } from '../src/invalidation.ts'
-import { buildTestApp } from './helpers/app.ts'
+import { createLogger } from '../src/logger.ts'
+import { invalidationChannel, membershipKey, publishInvalidations } from '../src/invalidation.ts'
+import { buildTestApp, logCollector } from './helpers/app.ts'
 import { clientOf, expectProblem } from './helpers/http.ts'
 import { startPrivateRedis } from './helpers/redis-server.ts'
 import { withSql } from './helpers/sql.ts'
@@ -105,4 +106,25 @@ t.test('a deleted user or removed member on an instance that missed the message:
   const gone = await waitFor('the removed member to be refused on reads', async () => (await removed.get('/v1/articles')).statusCode === 404, STALE_READ_BOUND_MS + 3_000, 200)
   tt.ok(gone, 'the removed member\'s reads end once the cached membership expires')
   tt.ok(Date.now() - started <= STALE_READ_BOUND_MS + 3_000, `within the ${STALE_READ_BOUND_MS} ms bound (plus slack)`)
+})
+
+t.test('the worker publishes an invalidation Redis refused once it is reachable again (account deletion drops the user everywhere)', async tt => {
+  const proxy = await startTcpProxy(tt, redis.port)
+  const publisher = createRedis(proxy.url, { connectionName: 'atrium-test-worker' })
+  publisher.on('error', () => {})
+  tt.teardown(() => { publisher.disconnect() })
+  await waitFor('the publisher to connect', () => publisher.status === 'ready', 5_000)
+  const member = await createTenant(app)
+  tt.equal((await asMember(member)).statusCode, 200, 'cached on the instance')
+
+  proxy.cut()
+  await waitFor('the publisher to see the cut', () => publisher.status !== 'ready', 5_000)
+  await withSql(db.ownerUrl, sql => sql`delete from memberships where tenant_id = ${member.id} and user_id = ${member.viewer.id}`)
+  const { logs, stream } = logCollector()
+  const published = publishInvalidations(publisher, config.REDIS_PREFIX, createLogger({ LOG_LEVEL: 'info' }, stream), [['membership', membershipKey(member.id, member.viewer.id)]])
+  setTimeout(() => { proxy.restore() }, 300)
+  await published
+  const lockedOut = await waitFor('the instance to hear of the change', async () => (await asMember(member)).statusCode === 404, 3_000)
+  tt.ok(lockedOut, 'the message was sent once the link was back')
+  tt.ok(logs.some(line => line.msg === 'cache invalidation not published yet; retrying'), 'the failed attempt was logged')
 })
