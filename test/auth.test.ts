@@ -49,7 +49,7 @@ async function tenantWithMember (userId: string, role = 'owner'): Promise<{ id: 
 const me = (headers: Record<string, string> = {}) => app.inject({ method: 'GET', url: '/v1/me', headers })
 const post = (url: string, payload: unknown) => app.inject({ method: 'POST', url, payload: payload as Record<string, unknown> })
 
-t.test('register: 201 with the user, email lower-cased and strings trimmed, password stored only as scrypt', async tt => {
+t.test('register: 201 with the user, email lower-cased and strings trimmed, password stored only as an argon2id hash', async tt => {
   const email = `Ada.${randomBytes(4).toString('hex')}@Example.TEST`
   const response = await post('/v1/auth/register', { email: `  ${email} `, password: DEFAULT_PASSWORD, name: '  Ada Lovelace ' })
   tt.equal(response.statusCode, 201)
@@ -61,7 +61,7 @@ t.test('register: 201 with the user, email lower-cased and strings trimmed, pass
   tt.match(user.id, /^[0-9a-f-]{36}$/)
   tt.match(user.created_at, /^\d{4}-\d{2}-\d{2}T.*Z$/)
   const [row] = await owner<Array<{ password_hash: string, is_staff: boolean }>>`select password_hash, is_staff from users where id = ${user.id}`
-  tt.match(row!.password_hash, /^\$scrypt\$/)
+  tt.match(row!.password_hash, /^\$argon2id\$/)
   tt.notMatch(row!.password_hash, /horse/)
   tt.equal(row!.is_staff, false)
 })
@@ -379,7 +379,24 @@ t.test('a login after a parameter change rehashes the password', async tt => {
   const [row] = await owner<Array<{ password_hash: string }>>`select password_hash from users where id = ${user.id}`
   tt.not(row!.password_hash, weak)
   tt.notMatch(row!.password_hash, /ln=10,/)
+  tt.match(row!.password_hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/, 'rehashed with argon2id at the current parameters')
+  const { verifyPassword } = await import('../src/auth/passwords.ts')
+  tt.equal(await verifyPassword(user.password, row!.password_hash), true, 'the new hash verifies')
   await login(app, user.email, user.password)
+  const [after] = await owner<Array<{ password_hash: string }>>`select password_hash from users where id = ${user.id}`
+  tt.equal(after!.password_hash, row!.password_hash, 'a current hash is not rehashed again')
+})
+
+t.test('a user whose hash is from the previous default (scrypt ln=14) logs in and is moved to argon2id', async tt => {
+  const user = await registerUser(app)
+  const { hashPassword } = await import('../src/auth/passwords.ts')
+  await owner`update users set password_hash = ${await hashPassword(user.password, { ln: 14, r: 8, p: 1 })} where id = ${user.id}`
+  assertProblem(tt, await post('/v1/auth/login', { email: user.email, password: 'not the password' }), 401, 'unauthenticated')
+  const [unchanged] = await owner<Array<{ password_hash: string }>>`select password_hash from users where id = ${user.id}`
+  tt.match(unchanged!.password_hash, /^\$scrypt\$ln=14,/, 'a failed login rehashes nothing')
+  await login(app, user.email, user.password)
+  const [row] = await owner<Array<{ password_hash: string }>>`select password_hash from users where id = ${user.id}`
+  tt.match(row!.password_hash, /^\$argon2id\$/)
 })
 
 t.test('an unmatched URL is 404 without a token', async tt => {

@@ -103,9 +103,9 @@ t.test('garbage is refused', async tt => {
   }
 })
 
-t.test('passwords: scrypt with parameters in the hash, constant-time compare, rehash on parameter change', async tt => {
+t.test('passwords: argon2id with parameters in the hash, old scrypt hashes verify, rehash on parameter change', async tt => {
   const hash = await hashPassword('correct horse battery staple')
-  tt.match(hash, /^\$scrypt\$ln=\d+,r=8,p=1\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/)
+  tt.match(hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/, 'OWASP minimum: 19 MiB, 2 passes')
   tt.notMatch(hash, /correct horse/)
   tt.equal(await verifyPassword('correct horse battery staple', hash), true)
   tt.equal(await verifyPassword('correct horse battery stapler', hash), false)
@@ -116,7 +116,11 @@ t.test('passwords: scrypt with parameters in the hash, constant-time compare, re
   tt.equal(await verifyPassword('an older password', older), true, 'a hash with other parameters still verifies')
   tt.equal(needsRehash(older), true)
 
+  const weakerArgon = await hashPassword('an older password', { m: 8192, t: 1, p: 1 })
+  tt.equal(await verifyPassword('an older password', weakerArgon), true, 'an argon2id hash with other parameters verifies')
+  tt.equal(needsRehash(weakerArgon), true)
   tt.equal(await verifyPassword('anything', 'not a hash'), false)
+  tt.equal(await verifyPassword('anything', '$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), false, 'absurd parameters are refused, not run')
   tt.equal(await verifyPassword('anything', '$scrypt$ln=14,r=8,p=1$c2FsdHNhbHQ$AA'), false, 'a truncated hash never matches')
 })
 
