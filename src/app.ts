@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino'
 import type { Config } from './config.ts'
 import { createLogger } from './logger.ts'
 import { trimKeyword } from './schemas/trim.ts'
+import { validatorFactory } from './schemas/compiler.ts'
 import { AccessLog, requestIdOf } from '../plugins/tracing.ts'
 import { parseQuerystring } from '../plugins/security.ts'
 import { frameworkErrors } from '../plugins/errors.ts'
@@ -59,6 +60,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: config.CONNECTION_REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
+    // query, params and headers are coerced from text; bodies are not (src/schemas/compiler.ts)
+    schemaController: { compilersFactory: { buildValidator: validatorFactory } },
     ajv: {
       customOptions: {
         removeAdditional: false,

@@ -14,6 +14,10 @@ const probe: FastifyPluginAsyncTypebox = async (app) => {
     reply.code(201)
     return { title: request.body.title }
   })
+  app.get('/probe/list', {
+    config: { public: true },
+    schema: { querystring: Type.Object({ limit: Type.Integer(), flag: Type.Boolean() }) }
+  }, async (request) => request.query)
   // routes that take no body
   app.post('/probe/ping', { config: { public: true } }, async () => ({ pong: true }))
   app.delete('/probe/things/:id', { config: { public: true } }, async (_request, reply) => { reply.code(204) })
@@ -142,6 +146,24 @@ t.test('a schema violation is 400 validation_failed with field errors', async tt
     (await app.inject({ method: 'POST', url: '/probe/things', payload: { title: 'x', count: 'many' } })).json().errors[0].path,
     '/count'
   )
+})
+
+t.test('a body field of the wrong JSON type is 400 validation_failed, never coerced; query strings still are', async tt => {
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['a number for a string', { title: 5, count: 1 }, '/title'],
+    ['a boolean for a string', { title: true, count: 1 }, '/title'],
+    ['an array for a string', { title: ['x'], count: 1 }, '/title'],
+    ['null for a string', { title: null, count: 1 }, '/title'],
+    ['a numeric string for an integer', { title: 'x', count: '2' }, '/count'],
+    ['a boolean for an integer', { title: 'x', count: true }, '/count'],
+    ['null for an integer', { title: 'x', count: null }, '/count']
+  ]
+  for (const [label, payload, path] of cases) {
+    const body = assertProblem(tt, await app.inject({ method: 'POST', url: '/probe/things', payload }), 400, 'validation_failed')
+    tt.equal((body.errors as Array<{ path: string }> | undefined)?.[0]?.path, path, `${label}: names ${path}`)
+  }
+  const listed = await app.inject({ method: 'GET', url: '/probe/list?limit=5&flag=true' })
+  tt.same(listed.json(), { limit: 5, flag: true }, 'a query string is text: its numbers and booleans are read as such')
 })
 
 t.test('unknown body properties are rejected, not dropped', async tt => {

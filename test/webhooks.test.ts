@@ -108,6 +108,35 @@ t.test('a signed body of the wrong shape is 400 validation_failed naming the fie
   tt.same(await eventRows(valid.id as string), [], 'nothing was recorded')
 })
 
+t.test('a signed event with a field of the wrong JSON type is 400 validation_failed and nothing is processed', async tt => {
+  const numericId = Number(`9${Date.now()}`)
+  const valid = paymentEvent({ data: { tenant_id: randomUUID(), invoice_id: 'in_1', amount_cents: 1200, email: 'billing@example.test', current_period_end: 1_702_592_000 } })
+  const withData = (data: Record<string, unknown>) => ({ ...valid, id: uniqueEventId(), data: { ...(valid.data as object), ...data } })
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['an id that is a number', { ...valid, id: numericId }, '/id'],
+    ['an id that is a boolean', { ...valid, id: true }, '/id'],
+    ['a type that is a number', { ...valid, id: uniqueEventId(), type: 7 }, '/type'],
+    ['created as a numeric string', { ...valid, id: uniqueEventId(), created: String(valid.created) }, '/created'],
+    ['created as a boolean', { ...valid, id: uniqueEventId(), created: true }, '/created'],
+    ['data as an array', { ...valid, id: uniqueEventId(), data: [valid.data] }, '/data'],
+    ['a subscription id that is a number', withData({ subscription_id: 42 }), '/data/subscription_id'],
+    ['a plan that is a number', withData({ plan: 3 }), '/data/plan'],
+    ['a plan that is null', withData({ plan: null }), '/data/plan'],
+    ['a plan that is an array', withData({ plan: ['pro'] }), '/data/plan'],
+    ['current_period_end as a string', withData({ current_period_end: '1702592000' }), '/data/current_period_end'],
+    ['an invoice id that is a number', withData({ invoice_id: 1 }), '/data/invoice_id'],
+    ['amount_cents as a string', withData({ amount_cents: '1200' }), '/data/amount_cents'],
+    ['an email that is an array', withData({ email: ['billing@example.test'] }), '/data/email']
+  ]
+  for (const [label, event, path] of cases) {
+    expectInvalid(tt, await deliver(app, event), path, label)
+    const id = String(event.id)
+    tt.same(await eventRows(id), [], `${label}: nothing recorded`)
+    tt.same(await jobRows(id), [], `${label}: nothing enqueued`)
+  }
+  tt.same(await eventRows(String(numericId)), [], 'the numeric id was not stored as a string either')
+})
+
 t.test('unknown fields from the provider are accepted and kept', async tt => {
   const event = paymentEvent({
     data: { tenant_id: randomUUID(), coupon: { code: 'SPRING' }, seats: 12 },
