@@ -385,7 +385,7 @@ function toRequest (route: RouteEntry, generated: Generated): Built {
   const headers: Record<string, string> = {}
   // B's own token is used only as a foreign credential: against tenant A, on tenant routes. Staff
   // may name B in a flag (audited in B's log, rightly): the platform's staff are not the attacker
-  const namesB = JSON.stringify(generated.body ?? null).includes(b.id)
+  const namesB = JSON.stringify(generated.body ?? null).toLowerCase().includes(b.id)
   const caller = (generated.caller === 'b-token' && route.config.tenant !== true) || (generated.caller === 'staff' && namesB) ? 'owner' : generated.caller
   const auth = authorization[caller]
   if (auth !== undefined) headers.authorization = auth
@@ -665,7 +665,12 @@ t.test('the inputs the fuzzer once broke it with are refused cleanly, whatever t
     ['limit=Infinity', { method: 'GET', url: '/v1/articles?limit=Infinity', headers: owner }, 400, 'validation_failed'],
     ['limit=-1e400', { method: 'GET', url: '/v1/members?limit=-1e400', headers: owner }, 400, 'validation_failed'],
     ['a URL with broken percent-encoding', { method: 'GET', url: '/v1/articles/%E0%A4%A', headers: owner }, 404, 'not_found'],
-    ['a path parameter over 100 characters', { method: 'GET', url: `/v1/articles/${'x'.repeat(101)}`, headers: owner }, 404, 'not_found']
+    ['a path parameter over 100 characters', { method: 'GET', url: `/v1/articles/${'x'.repeat(101)}`, headers: owner }, 404, 'not_found'],
+    // the schema-driven fuzzer's shrunk counterexamples (issue 14): a 500, a 400 where API.md says 415, coercion
+    ['a cursor of ["0000-00-00T00:00:00Z", id] (was a 500)', { method: 'GET', url: `/v1/members?limit=1&cursor=${Buffer.from(JSON.stringify(['0000-00-00T00:00:00Z', '00000000-0000-1000-8000-000000000000'])).toString('base64url')}`, headers: owner }, 400, 'validation_failed'],
+    ['a text/plain body on PUT /v1/admin/flags/:key (was 400)', { method: 'PUT', url: '/v1/admin/flags/-', headers: { ...bearer(staff.token), 'content-type': 'text/plain' }, payload: '{"description":"é","enabled":false,"internal_only":false,"tenants":[],"percentage":0}' }, 415, 'unsupported_media_type'],
+    ['a tenant name that is a number (was coerced to "42")', { method: 'POST', url: '/v1/tenants', headers: owner, payload: { slug: 'fuzz-coerced', name: 42 } }, 400, 'validation_failed'],
+    ['X-Tenant ":" (was looked up and cached)', { method: 'GET', url: '/v1/articles?limit=1', headers: { ...owner, 'x-tenant': ':' } }, 400, 'validation_failed']
   ]
   for (const [label, request, status, code] of cases) {
     const response = await app.inject(request)
@@ -673,15 +678,18 @@ t.test('the inputs the fuzzer once broke it with are refused cleanly, whatever t
     tt.match(response.headers['content-type'], /^application\/problem\+json/, `${label}: problem+json`)
     tt.equal(response.json().code, code, `${label}: ${code}`)
   }
-  const signedEvent = (created: string, extra = '') => signed({
+  tt.equal(app.tenants.peekTenant(':'), undefined, 'X-Tenant ":" left no trace in the tenant cache')
+  const signedEvent = (created: string, extra = '', id = `"evt-${randomUUID()}"`) => signed({
     method: 'POST',
     url: '/v1/webhooks/payments',
     headers: { 'content-type': 'application/json' },
-    payload: `{"id":"evt-${randomUUID()}","type":"invoice.paid","created":${created},"data":{"tenant_id":"${a.id}","subscription_id":"s","plan":"p","status":"active"${extra}}}`
+    payload: `{"id":${id},"type":"invoice.paid","created":${created},"data":{"tenant_id":"${a.id}","subscription_id":"s","plan":"p","status":"active"${extra}}}`
   }, true)
   for (const [label, request] of [
     ['a signed event with created "Infinity"', signedEvent('"Infinity"')],
-    ['a signed event with a lone surrogate in an extra field', signedEvent('1700000000', ',"note":"\\ud800"')]
+    ['a signed event with a lone surrogate in an extra field', signedEvent('1700000000', ',"note":"\\ud800"')],
+    ['a signed event with created "1" (was acknowledged and processed)', signedEvent('"1"')],
+    ['a signed event whose id is 42 (was acknowledged and processed)', signedEvent('1700000000', '', '42')]
   ] as const) {
     const response = await app.inject(request)
     tt.equal(response.statusCode, 400, `${label}: 400`)
@@ -692,9 +700,10 @@ t.test('the inputs the fuzzer once broke it with are refused cleanly, whatever t
 const share = (fraction: number) => Math.max(1, Math.round(totalRuns * fraction))
 const nameOf = (route: RouteEntry) => `${route.method} ${route.url}`
 const signIfSigned = (route: RouteEntry, generated: Generated, built: Built): Built =>
-  // the provider speaks for tenant A only: an event naming B arrives with a forged signature
+  // the provider speaks for tenant A only: an event naming B (in any case: ids may come upper-cased)
+  // arrives with a forged signature
   signedBy(route) && generated.caller !== 'none'
-    ? { ...built, request: signed(built.request, generated.caller !== 'garbage' && !String(built.request.payload).includes(b.id)) }
+    ? { ...built, request: signed(built.request, generated.caller !== 'garbage' && !String(built.request.payload).toLowerCase().includes(b.id)) }
     : built
 
 t.test('every route, every identity: requests from the route schemas, valid, broken and hostile', async tt => {
