@@ -324,7 +324,7 @@ interface Generated {
   preflight: { path: string, origin: string, method: string | undefined }
 }
 
-const schemaOf = (route: RouteEntry, part: 'params' | 'querystring' | 'body'): Schema | undefined =>
+const schemaOf = (route: RouteEntry, part: 'params' | 'querystring' | 'body' | 'headers'): Schema | undefined =>
   route.schema?.[part] as Schema | undefined
 
 const routeArb = (route: RouteEntry, overrides: { caller?: fc.Arbitrary<Caller>, tenant?: fc.Arbitrary<string | undefined>, mutation?: fc.Arbitrary<Mutation> } = {}): fc.Arbitrary<Generated> => {
@@ -402,9 +402,14 @@ function toRequest (route: RouteEntry, generated: Generated): Built {
   let generatedQuery = generated.query
   let generatedBody = generated.body
   if (mutation.kind === 'schema-invalid') {
-    const parts = (['body', 'querystring', 'params'] as const).filter(part => schemaOf(route, part) !== undefined)
+    const parts = (['body', 'querystring', 'params', 'headers'] as const).filter(part => schemaOf(route, part) !== undefined)
     const part = parts[mutation.part % Math.max(parts.length, 1)]
-    if (part !== undefined) {
+    if (part === 'headers') {
+      // header values are text that the route's schema types; what can break them here is absence
+      const required = schemaOf(route, 'headers')?.required ?? []
+      const name = required[mutation.picks[0]! % Math.max(required.length, 1)]
+      if (name !== undefined) expect.broken = { part, value: null, where: `/${name}`, why: 'a required header left out', lenient: false }
+    } else if (part !== undefined) {
       const value = part === 'body' ? generatedBody ?? {} : part === 'querystring' ? generatedQuery : generatedParams
       const broken = breakValue(schemaOf(route, part)!, value, mutation.picks, part === 'body' ? 'json' : 'text')
       if (broken !== undefined) {
@@ -588,7 +593,9 @@ function verdict (route: RouteEntry, request: InjectOptions, expect: Expectation
     const { part, where, why, lenient } = expect.broken
     return `a request breaking the ${part} schema at ${where} (${why}${lenient ? '; Ajv\'s type coercion accepts it' : ''}) was accepted: ${describe()}`
   }
-  if (expect.notJson !== undefined && status !== 415 && !(code !== undefined && (beforeParsing.has(code) || (code === 'validation_failed' && badTenantKey(request) !== undefined)))) {
+  // an X-Tenant that is blank or neither slug nor id may be refused (validation_failed) before the body is read
+  const oddTenantHeader = badTenantKey(request) !== undefined || (request.headers as Record<string, string> | undefined)?.['x-tenant']?.trim() === ''
+  if (expect.notJson !== undefined && status !== 415 && !(code !== undefined && (beforeParsing.has(code) || (code === 'validation_failed' && oddTenantHeader)))) {
     return `a ${expect.notJson} body on a JSON route was not 415 unsupported_media_type: ${describe()}`
   }
   if (expect.badCursor !== undefined && status < 400) return `a cursor the API cannot have issued was accepted: ${describe()}`
@@ -702,7 +709,7 @@ const nameOf = (route: RouteEntry) => `${route.method} ${route.url}`
 const signIfSigned = (route: RouteEntry, generated: Generated, built: Built): Built =>
   // the provider speaks for tenant A only: an event naming B (in any case: ids may come upper-cased)
   // arrives with a forged signature
-  signedBy(route) && generated.caller !== 'none'
+  signedBy(route) && generated.caller !== 'none' && built.expect.broken?.part !== 'headers'
     ? { ...built, request: signed(built.request, generated.caller !== 'garbage' && !String(built.request.payload).toLowerCase().includes(b.id)) }
     : built
 
