@@ -1,5 +1,5 @@
-import { createSql, quoteIdentifier, withDatabase, type Sql } from '../src/db/client.ts'
-import { ensureDatabase, migrate } from '../src/db/migrate.ts'
+import { createSql, quoteIdentifier, withDatabase, type Sql } from '../src/platform/db/client.ts'
+import { ensureDatabase, migrate } from '../src/platform/db/migrate.ts'
 
 export const BENCH_DATABASE = 'atrium_bench'
 const OWNER_URL = `postgres://postgres@127.0.0.1:5432/${BENCH_DATABASE}`

@@ -1,11 +1,11 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import { AppError } from '../src/errors.ts'
+import { AppError } from '../src/platform/errors.ts'
 import { splitList } from '../src/config.ts'
-import { dummyHash } from '../src/auth/passwords.ts'
-import { AccessTokens, type AccessClaims } from '../src/auth/tokens.ts'
-import { UserCache, type AuthUser } from '../src/auth/user-cache.ts'
-import { loadAuthUser } from '../src/services/users.ts'
+import { dummyHash } from '../src/features/auth/passwords.ts'
+import { AccessTokens, type AccessClaims } from '../src/features/auth/tokens.ts'
+import { UserCache, type AuthUser } from '../src/features/auth/user-cache.ts'
+import { loadAuthUser } from '../src/features/auth/users.ts'
 
 /** Who is calling: set on every route that is not public. */
 export interface Principal {

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { isDataException } from '../src/db/errors.ts'
-import { AppError, problemCodes, type ProblemCode } from '../src/errors.ts'
+import { isDataException } from '../src/platform/db/errors.ts'
+import { AppError, problemCodes, type ProblemCode } from '../src/platform/errors.ts'
 import { Problem, type FieldProblem } from '../src/schemas/problem.ts'
 import { apiHeaders } from './security.ts'
 

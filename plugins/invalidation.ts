@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { createRedis } from '../src/redis.ts'
-import { decodeInvalidation, encodeInvalidation, invalidationChannel, RESYNC_MESSAGE, type InvalidationKind } from '../src/invalidation.ts'
+import { createRedis } from '../src/platform/redis.ts'
+import { decodeInvalidation, encodeInvalidation, invalidationChannel, RESYNC_MESSAGE, type InvalidationKind } from '../src/platform/invalidation.ts'
 
 /** What a cache entry is about; the key names the entry (a tenant id or slug, `tenant:user`, a user id). */
 export type { InvalidationKind }

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import { AppError } from '../src/errors.ts'
+import { AppError } from '../src/platform/errors.ts'
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -1,9 +1,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { createSql } from '../src/db/client.ts'
-import { Database } from '../src/db/database.ts'
-import { sqlState } from '../src/db/errors.ts'
-import { AppError } from '../src/errors.ts'
+import { createSql } from '../src/platform/db/client.ts'
+import { Database } from '../src/platform/db/database.ts'
+import { sqlState } from '../src/platform/db/errors.ts'
+import { AppError } from '../src/platform/errors.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -37,7 +37,7 @@ async function postgresPlugin (app: FastifyInstance): Promise<void> {
   const sql = createSql(app.config.DATABASE_URL, { max: app.config.DATABASE_POOL_MAX })
   app.decorate('sql', sql)
   app.decorate('db', new Database(sql, {
-    log: app.log as unknown as import('../src/logger.ts').Logger,
+    log: app.log as unknown as import('../src/platform/logger.ts').Logger,
     slowQueryMs: app.config.SLOW_QUERY_MS,
     lockTimeoutMs: app.config.LOCK_TIMEOUT_MS,
     defaultBudgetMs: app.config.DATABASE_STATEMENT_TIMEOUT_MS

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Gauge } from 'prom-client'
-import { bullPrefix, JobQueues, queueNames, type QueueCounts } from '../src/jobs/queues.ts'
+import { bullPrefix, JobQueues, queueNames, type QueueCounts } from '../src/platform/jobs/queues.ts'
 
 const STATES = ['waiting', 'active', 'delayed', 'failed'] as const satisfies ReadonlyArray<keyof QueueCounts>
 /** a scrape waits no longer than this for Redis */

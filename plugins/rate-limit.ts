@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto'
 import fp from 'fastify-plugin'
 import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler, preHandlerAsyncHookHandler, RouteOptions } from 'fastify'
-import { AppError } from '../src/errors.ts'
-import { normalizeEmail } from '../src/services/auth.ts'
+import { AppError } from '../src/platform/errors.ts'
+import { normalizeEmail } from '../src/features/auth/service.ts'
 
 declare module 'fastify' {
   interface FastifyContextConfig {

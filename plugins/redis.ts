@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { createRedis } from '../src/redis.ts'
+import { createRedis } from '../src/platform/redis.ts'
 
 /** The app's Redis connection: fails fast while Redis is away instead of queueing commands. */
 async function redisPlugin (app: FastifyInstance): Promise<void> {

@@ -5,7 +5,7 @@ import cors from '@fastify/cors'
 import type { FastifyBodyParser, FastifyInstance, onSendHookHandler, RouteOptions } from 'fastify'
 import helmet, { type HelmetOptions } from 'helmet'
 import { ConfigError, splitList } from '../src/config.ts'
-import { AppError } from '../src/errors.ts'
+import { AppError } from '../src/platform/errors.ts'
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -1,9 +1,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { ArticlesService } from '../src/services/articles.ts'
-import { BillingService } from '../src/services/billing.ts'
-import { MembersService } from '../src/services/members.ts'
-import { PrivacyService } from '../src/services/privacy.ts'
+import { ArticlesService } from '../src/features/articles/service.ts'
+import { BillingService } from '../src/features/billing/service.ts'
+import { MembersService } from '../src/features/tenancy/members.ts'
+import { PrivacyService } from '../src/features/privacy/service.ts'
 
 export interface Services {
   articles: ArticlesService

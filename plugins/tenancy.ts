@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
-import { AppError, validationFailed } from '../src/errors.ts'
-import type { Role } from '../src/permissions.ts'
-import { isTenantKey, TenantDirectory, type Tenant } from '../src/services/tenant-directory.ts'
+import { AppError, validationFailed } from '../src/platform/errors.ts'
+import type { Role } from '../src/features/tenancy/permissions.ts'
+import { isTenantKey, TenantDirectory, type Tenant } from '../src/features/tenancy/tenant-directory.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {

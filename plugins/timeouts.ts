@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
-import { timeoutError } from '../src/db/database.ts'
+import { timeoutError } from '../src/platform/db/database.ts'
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from './config.ts'
-import { createSql } from './db/client.ts'
-import { Database } from './db/database.ts'
-import { ensureDatabase, migrate, requireOwnerUrl } from './db/migrate.ts'
-import { createLogger } from './logger.ts'
+import { createSql } from './platform/db/client.ts'
+import { Database } from './platform/db/database.ts'
+import { ensureDatabase, migrate, requireOwnerUrl } from './platform/db/migrate.ts'
+import { createLogger } from './platform/logger.ts'
 import { DEMO_PASSWORD, demoEmail, seed } from './seed.ts'
 
 /** `npm run seed [-- --articles 1000 --tenants 1]`: demo tenant `acme` (and more), one user per role. */

@@ -1,7 +1,7 @@
-import { hashPassword } from './auth/passwords.ts'
-import type { Database } from './db/database.ts'
-import { uuidv7 } from './ids.ts'
-import type { Role } from './permissions.ts'
+import { hashPassword } from './features/auth/passwords.ts'
+import type { Database } from './platform/db/database.ts'
+import { uuidv7 } from './platform/ids.ts'
+import type { Role } from './features/tenancy/permissions.ts'
 
 export const DEMO_PASSWORD = 'atrium-demo-password'
 const demoRoles: Role[] = ['owner', 'admin', 'editor', 'viewer']

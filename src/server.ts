@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { buildApp } from './app.ts'
-import { ensureDatabase, migrate, requireOwnerUrl } from './db/migrate.ts'
-import { createLogger, type Logger } from './logger.ts'
+import { ensureDatabase, migrate, requireOwnerUrl } from './platform/db/migrate.ts'
+import { createLogger, type Logger } from './platform/logger.ts'
 import { DEMO_PASSWORD, demoEmail, seed } from './seed.ts'
-import { installGracefulShutdown, type Closable } from './shutdown.ts'
-import { domainJobs } from './jobs/catalog.ts'
+import { installGracefulShutdown, type Closable } from './platform/shutdown.ts'
+import { domainJobs } from './features/jobs.ts'
 import { startWorker } from './worker.ts'
 
 /**

@@ -4,7 +4,7 @@ import { clientOf, expectInvalid, expectProblem, type Client } from './helpers/h
 import { impossibleCursors } from './helpers/cursors.ts'
 import { withSql } from './helpers/sql.ts'
 import { createTenant, enableFeature, relaxedAuthLimits, type TestTenant } from './helpers/tenants.ts'
-import type { Role } from '../src/permissions.ts'
+import type { Role } from '../src/features/tenancy/permissions.ts'
 
 /** Every route of API.md's Articles section, for every role. */
 const { app, db } = await buildTestApp(t, { env: relaxedAuthLimits })

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { createSql } from '../src/db/client.ts'
-import { OWNER_ROLE, RUNTIME_GROUP_ROLE } from '../src/db/migrate.ts'
+import { createSql } from '../src/platform/db/client.ts'
+import { OWNER_ROLE, RUNTIME_GROUP_ROLE } from '../src/platform/db/migrate.ts'
 import { createTestDatabase, runtimeRole } from './helpers/database.ts'
 
 // SECURITY DEFINER functions run as their owner. If a caller can put objects of its own ahead of

@@ -7,8 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { createSql } from '../src/db/client.ts'
-import { BucketCache, FlagSnapshot, bucketOf, type FlagDefinition } from '../src/flags/evaluate.ts'
+import { createSql } from '../src/platform/db/client.ts'
+import { BucketCache, FlagSnapshot, bucketOf, type FlagDefinition } from '../src/features/flags/evaluate.ts'
 import { buildTestApp, type Teardown } from './helpers/app.ts'
 import { createTestDatabase } from './helpers/database.ts'
 import { bearer, createTenant, relaxedAuthLimits, signUp, tokenFor } from './helpers/tenants.ts'
@@ -109,7 +109,7 @@ t.test('percentage bucketing', async tt => {
   tt.test('another process puts every tenant in the same bucket', async t2 => {
     const pairs = Array.from({ length: 200 }, (_, i) => [`flag-${i % 7}`, randomUUID()] as const)
     const here = pairs.map(([key, tenantId]) => bucketOf(key, tenantId))
-    const script = "import { bucketOf } from './src/flags/evaluate.ts'\n" +
+    const script = "import { bucketOf } from './src/features/flags/evaluate.ts'\n" +
       'const pairs = JSON.parse(process.env.FLAG_PAIRS)\n' +
       'process.stdout.write(JSON.stringify(pairs.map(([key, tenantId]) => bucketOf(key, tenantId))))\n'
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {

@@ -61,7 +61,7 @@ t.test('every tenant-scoped route has isolation probes', async tt => {
 })
 
 async function enableSchedulingFor (tenant: TestTenant): Promise<void> {
-  const { createSql } = await import('../src/db/client.ts')
+  const { createSql } = await import('../src/platform/db/client.ts')
   const owner = createSql(db.ownerUrl, { max: 1 })
   try {
     const [table] = await owner`select to_regclass('feature_flags') as name`

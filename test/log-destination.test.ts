@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { LineBatcher } from '../src/log-destination.ts'
+import { LineBatcher } from '../src/platform/log-destination.ts'
 
 const fixture = fileURLToPath(new URL('./fixtures/log-then-exit.ts', import.meta.url))
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { queueNames } from '../src/jobs/queues.ts'
+import { queueNames } from '../src/platform/jobs/queues.ts'
 import { buildTestApp } from './helpers/app.ts'
 import { testQueues } from './helpers/jobs.ts'
 import { freeLoopbackPort, httpGet } from './helpers/nginx.ts'

@@ -6,7 +6,7 @@ import { createTestDatabase } from './helpers/database.ts'
 import { clientOf, expectProblem, type Client, type Reply } from './helpers/http.ts'
 import { withSql } from './helpers/sql.ts'
 import { createTenant, enableFeature, relaxedAuthLimits, signUp } from './helpers/tenants.ts'
-import type { Role } from '../src/permissions.ts'
+import type { Role } from '../src/features/tenancy/permissions.ts'
 
 /**
  * API.md's permission table, written out here on purpose (not imported from src/permissions.ts),

@@ -3,7 +3,7 @@ import { buildTestApp } from './helpers/app.ts'
 import { clientOf, type Client } from './helpers/http.ts'
 import { addMember, createTenant, relaxedAuthLimits } from './helpers/tenants.ts'
 import { waitFor } from './helpers/wait.ts'
-import { membershipKey } from '../src/invalidation.ts'
+import { membershipKey } from '../src/platform/invalidation.ts'
 
 /**
  * No N+1: a list page costs the same statements whatever its length. Statements are counted with

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { createSql } from '../src/db/client.ts'
-import { Database } from '../src/db/database.ts'
-import { createLogger } from '../src/logger.ts'
+import { createSql } from '../src/platform/db/client.ts'
+import { Database } from '../src/platform/db/database.ts'
+import { createLogger } from '../src/platform/logger.ts'
 import { buildTestApp } from './helpers/app.ts'
 import { bearer, createTenant, relaxedAuthLimits } from './helpers/tenants.ts'
 

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import type { FastifyPluginAsync } from 'fastify'
-import { createSql } from '../src/db/client.ts'
+import { createSql } from '../src/platform/db/client.ts'
 import { buildTestApp } from './helpers/app.ts'
 
 // Probe routes that do what a slow production route would, through the real data path.

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { FastifyPluginAsync } from 'fastify'
-import { createSql } from '../src/db/client.ts'
+import { createSql } from '../src/platform/db/client.ts'
 import { buildTestApp } from './helpers/app.ts'
 import { bearer, createTenant, relaxedAuthLimits } from './helpers/tenants.ts'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { createSql } from '../src/db/client.ts'
+import { createSql } from '../src/platform/db/client.ts'
 import { buildTestApp } from './helpers/app.ts'
 import { expectInvalid, expectProblem } from './helpers/http.ts'
 import {

@@ -1,8 +1,8 @@
 import Fastify, { type FastifyPluginAsync } from 'fastify'
-import { createSql } from '../../src/db/client.ts'
-import { page } from '../../src/pagination.ts'
-import { ArticleEnvelope, ArticleList } from '../../src/schemas/article.ts'
-import { toArticle, type ArticleRow } from '../../src/services/article-row.ts'
+import { createSql } from '../../src/platform/db/client.ts'
+import { page } from '../../src/platform/pagination.ts'
+import { ArticleEnvelope, ArticleList } from '../../src/features/articles/schemas.ts'
+import { toArticle, type ArticleRow } from '../../src/features/articles/article-row.ts'
 import { serveForBench } from './serve.ts'
 
 /**

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import tracing, { AccessLog, requestIdOf } from '../../plugins/tracing.ts'
-import { createLogger } from '../../src/logger.ts'
+import { createLogger } from '../../src/platform/logger.ts'
 import { serveForBench } from './serve.ts'
 
 /**

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { checkDependencies } from '../../src/health.ts'
+import { checkDependencies } from '../../src/platform/health.ts'
 
 const CheckStatus = Type.Union([Type.Literal('ok'), Type.Literal('fail')])
 const Readiness = Type.Object({

@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createSql, quoteIdentifier, withDatabase } from '../../src/db/client.ts'
-import { listMigrations, migrate, migrationsDir, restrictDatabasePrivileges } from '../../src/db/migrate.ts'
+import { createSql, quoteIdentifier, withDatabase } from '../../src/platform/db/client.ts'
+import { listMigrations, migrate, migrationsDir, restrictDatabasePrivileges } from '../../src/platform/db/migrate.ts'
 
 /** The cluster the tests use; its owner role creates and drops the test databases. */
 export const serverUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -25,7 +25,7 @@ export function runtimeUrlFor (database: string): string {
 }
 
 /** The runner decides ownership and privileges: a change to it rebuilds the template too. */
-const runnerFile = fileURLToPath(new URL('../../src/db/migrate.ts', import.meta.url))
+const runnerFile = fileURLToPath(new URL('../../src/platform/db/migrate.ts', import.meta.url))
 
 async function migrationsHash (): Promise<string> {
   const hash = createHash('sha256')

@@ -1,5 +1,5 @@
 import type { Sql } from 'postgres'
-import { createSql } from '../../src/db/client.ts'
+import { createSql } from '../../src/platform/db/client.ts'
 
 /** Runs fn on a one-connection pool to `url` (a test database's owner or runtime URL), then closes it. */
 export async function withSql<T> (url: string, fn: (sql: Sql) => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import type { Role } from '../../src/permissions.ts'
+import type { Role } from '../../src/features/tenancy/permissions.ts'
 
 export const PASSWORD = 'correct horse battery staple'
 

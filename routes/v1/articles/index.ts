@@ -3,8 +3,8 @@ import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import {
   ArticleEnvelope, ArticleList, ArticleListQuery, ArticleParams, ArticlePatchBody, NewArticleBody, ScheduleBody
-} from '../../../src/schemas/article.ts'
-import type { Actor } from '../../../src/services/article-access.ts'
+} from '../../../src/features/articles/schemas.ts'
+import type { Actor } from '../../../src/features/articles/article-access.ts'
 
 const actorOf = (request: FastifyRequest): Actor => ({ userId: request.principal!.userId, role: request.role! })
 const tags = ['articles']

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { AuditList, AuditQuery } from '../../../src/schemas/audit.ts'
-import { listAudit } from '../../../src/services/audit.ts'
+import { AuditList, AuditQuery } from '../../../src/features/audit/schemas.ts'
+import { listAudit } from '../../../src/features/audit/service.ts'
 
 const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/', {

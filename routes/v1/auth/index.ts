@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { LoginBody, RefreshBody, RegisterBody, TokenPair } from '../../../src/schemas/auth.ts'
-import { User } from '../../../src/schemas/user.ts'
-import { AuthService } from '../../../src/services/auth.ts'
+import { LoginBody, RefreshBody, RegisterBody, TokenPair } from '../../../src/features/auth/schemas.ts'
+import { User } from '../../../src/features/auth/user-schemas.ts'
+import { AuthService } from '../../../src/features/auth/service.ts'
 import { splitList } from '../../../src/config.ts'
-import type { Logger } from '../../../src/logger.ts'
+import type { Logger } from '../../../src/platform/logger.ts'
 
 const tags = ['auth']
 

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Features } from '../../../src/schemas/flag.ts'
+import { Features } from '../../../src/features/flags/schemas.ts'
 
 const featuresRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/', {

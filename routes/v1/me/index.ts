@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { DeleteMeBody } from '../../../src/schemas/privacy.ts'
-import { Me } from '../../../src/schemas/user.ts'
-import { me } from '../../../src/services/users.ts'
+import { DeleteMeBody } from '../../../src/features/privacy/schemas.ts'
+import { Me } from '../../../src/features/auth/user-schemas.ts'
+import { me } from '../../../src/features/auth/users.ts'
 
 const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/', {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { Tenant } from '../../../src/schemas/tenant.ts'
+import { Tenant } from '../../../src/features/tenancy/schemas.ts'
 
 const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/', {

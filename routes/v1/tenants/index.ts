@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { NewTenantBody, Tenant } from '../../../src/schemas/tenant.ts'
-import { createTenant } from '../../../src/services/tenants.ts'
+import { NewTenantBody, Tenant } from '../../../src/features/tenancy/schemas.ts'
+import { createTenant } from '../../../src/features/tenancy/tenants.ts'
 
 const tenantsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/', {

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { WebhookSignatureVerifier } from '../../../src/billing/signature.ts'
+import { WebhookSignatureVerifier } from '../../../src/features/billing/signature.ts'
 import { splitList } from '../../../src/config.ts'
-import { AppError } from '../../../src/errors.ts'
-import { PaymentEventBody, PaymentSignatureHeaders, WebhookAck } from '../../../src/schemas/billing.ts'
+import { AppError } from '../../../src/platform/errors.ts'
+import { PaymentEventBody, PaymentSignatureHeaders, WebhookAck } from '../../../src/features/billing/schemas.ts'
 import { unicodeJsonParser } from '../../../plugins/security.ts'
 
 declare module 'fastify' {

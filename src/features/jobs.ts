@@ -1,0 +1,18 @@
+import { registerBillingJobs } from './billing/jobs.ts'
+import type { Config } from '../config.ts'
+import { createMailer } from '../platform/mail-transport.ts'
+import { registerPrivacyJobs } from './privacy/jobs.ts'
+import { flushLastSeenJob } from './last-seen/flush-last-seen.ts'
+import { publishArticleJob } from './articles/publish-article.ts'
+import { JobRegistry } from '../platform/jobs/registry.ts'
+
+/** Every job type of the domain, for the worker of `npm start` and ROLE=worker. Features register theirs here. */
+export function domainJobs (config: Config): JobRegistry {
+  const registry = new JobRegistry()
+  const mailer = createMailer(config)
+  registerPrivacyJobs(registry, config, { mailer })
+  registerBillingJobs(registry, { mailer })
+  registry.register(publishArticleJob)
+  registry.register(flushLastSeenJob(config))
+  return registry
+}

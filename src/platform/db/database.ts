@@ -1,0 +1,135 @@
+import type { PendingQuery, Row, Sql, TransactionSql } from 'postgres'
+import { currentContext } from '../../context.ts'
+import { AppError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+
+export type { Sql, TransactionSql }
+
+export interface DatabaseOptions {
+  log: Logger
+  /** queries (or transactions) slower than this are logged, without their parameters */
+  slowQueryMs: number
+  /** lock_timeout inside a transaction, capped by the remaining budget */
+  lockTimeoutMs: number
+  /** budget for work outside a request (jobs, scripts), when the context sets no deadline */
+  defaultBudgetMs: number
+}
+
+const APPLICATION_NAME_MAX = 63
+
+/**
+ * The tag PostgreSQL shows for this work in pg_stat_activity and in its logs (%a):
+ * `atrium <request id> <route>`, cut to the 63 bytes application_name holds.
+ */
+export function requestTag (): string {
+  const context = currentContext()
+  if (context === undefined) return 'atrium'
+  const tag = `atrium ${context.requestId} ${context.route}`
+  return tag.length <= APPLICATION_NAME_MAX ? tag : tag.slice(0, APPLICATION_NAME_MAX)
+}
+
+/** What a single-statement read gets to scope itself: the tenant and the tag, as parameters. */
+export interface ReadScope {
+  tenantId: string | null
+  tag: string
+}
+
+/**
+ * The one way services reach PostgreSQL. Every call carries the request's tag and is bounded by
+ * the request's deadline, and tenant data is reached only with the tenant set for row-level security:
+ * - `transaction(tenantId, fn)`: BEGIN; one statement that sets tenant, tag, statement_timeout and
+ *   lock_timeout locally; fn's statements; COMMIT. For every write.
+ * - `read(name, scope => query)`: one statement, no transaction. The query calls a SECURITY INVOKER
+ *   function that sets tenant and tag itself before it reads (see migrations); the deadline cancels
+ *   it (a setting made inside a statement comes too late to arm its own statement_timeout).
+ */
+export type AfterCommit = (sql: Sql) => void
+
+const afterCommitCallbacks = new WeakMap<TransactionSql, AfterCommit[]>()
+
+/** Runs `fn` once the transaction `tx` has committed (never when it rolls back). */
+export function afterCommit (tx: TransactionSql, fn: AfterCommit): void {
+  const callbacks = afterCommitCallbacks.get(tx)
+  if (callbacks === undefined) afterCommitCallbacks.set(tx, [fn])
+  else if (!callbacks.includes(fn)) callbacks.push(fn)
+}
+
+export class Database {
+  constructor (readonly sql: Sql, private readonly options: DatabaseOptions) {}
+
+  /** Milliseconds this work may still take; a spent budget is a timeout before any query runs. */
+  private budget (): number {
+    const deadline = currentContext()?.deadline
+    const remaining = deadline === undefined ? this.options.defaultBudgetMs : deadline - Date.now()
+    if (remaining <= 0) throw timeoutError()
+    return Math.ceil(remaining)
+  }
+
+  async transaction<T> (tenantId: string | null, fn: (tx: TransactionSql) => Promise<T>): Promise<T> {
+    const budget = this.budget()
+    const started = performance.now()
+    const lockTimeout = Math.min(this.options.lockTimeoutMs, budget)
+    let abandoned = false
+    let transaction: TransactionSql | undefined
+    let timer: NodeJS.Timeout | undefined
+    // Waiting for a pooled connection counts against the budget; once the transaction has begun,
+    // statement_timeout governs, so a late COMMIT can never follow a 503.
+    const poolWait = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => { abandoned = true; reject(timeoutError()) }, budget)
+    })
+    const work = this.sql.begin(async tx => {
+      clearTimeout(timer)
+      if (abandoned) throw timeoutError()
+      transaction = tx
+      await tx`select
+        set_config('app.tenant_id', ${tenantId ?? ''}, true),
+        set_config('application_name', ${requestTag()}, true),
+        set_config('statement_timeout', ${String(Math.max(1, budget - Math.ceil(performance.now() - started)))}, true),
+        set_config('lock_timeout', ${String(lockTimeout)}, true)`
+      return fn(tx)
+    }) as Promise<T>
+    try {
+      const result = await Promise.race([work, poolWait])
+      const callbacks = transaction === undefined ? undefined : afterCommitCallbacks.get(transaction)
+      if (callbacks !== undefined) for (const callback of callbacks) callback(this.sql)
+      return result
+    } finally {
+      clearTimeout(timer)
+      this.logIfSlow('transaction', started)
+      if (abandoned) work.catch(() => {})
+    }
+  }
+
+  async read<T extends readonly Row[]> (name: string, tenantId: string | null, build: (sql: Sql, scope: ReadScope) => PendingQuery<T>): Promise<T> {
+    const budget = this.budget()
+    const started = performance.now()
+    const query = build(this.sql, { tenantId, tag: requestTag() })
+    let timer: NodeJS.Timeout | undefined
+    // postgres.js may queue the query behind a busy connection, where a cancel only lands once it
+    // runs: the answer does not wait for that. A read has no effect to lose.
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        query.catch(() => {})
+        query.cancel()
+        reject(timeoutError())
+      }, budget)
+    })
+    try {
+      return await Promise.race([query, expired])
+    } finally {
+      clearTimeout(timer)
+      this.logIfSlow(name, started)
+    }
+  }
+
+  private logIfSlow (name: string, started: number): void {
+    const duration = performance.now() - started
+    if (duration >= this.options.slowQueryMs) {
+      this.options.log.warn({ statement: name, duration_ms: Math.round(duration) }, 'slow query')
+    }
+  }
+}
+
+export function timeoutError (): AppError {
+  return new AppError('timeout', { detail: 'the request ran out of time; retry later', retryAfter: 1 })
+}

@@ -1,0 +1,57 @@
+import { pino, type DestinationStream, type Logger } from 'pino'
+import { currentContext } from '../context.ts'
+import type { Config } from '../config.ts'
+import { batchedStdout } from './log-destination.ts'
+
+export type { Logger }
+
+/**
+ * Paths never written to a log, whatever logs them. Exact paths only: redaction runs on every
+ * line, and wildcard paths cost several times more (profiled at 2% of a request with them).
+ */
+export const redactedPaths = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["payments-signature"]',
+  'headers.authorization',
+  'headers.cookie',
+  'headers["payments-signature"]',
+  'body.password',
+  'body.refresh_token',
+  'password',
+  'token',
+  'access_token',
+  'refresh_token',
+  'secret',
+  'err.parameters'
+]
+
+const NO_CONTEXT = Object.freeze({})
+
+/**
+ * One logger for the process, writing to a batched stdout (src/log-destination.ts). Its mixin adds the request (or job) context to every line written
+ * while that work runs, from any depth, so no child logger is made per request.
+ */
+export function createLogger (config: Pick<Config, 'LOG_LEVEL'>, destination?: DestinationStream): Logger {
+  return pino({
+    level: config.LOG_LEVEL,
+    base: { pid: process.pid },
+    // epoch milliseconds: an ISO string per line cost 2% of a no-query request in a profile
+    timestamp: pino.stdTimeFunctions.epochTime,
+    redact: { paths: redactedPaths, censor: '[redacted]' },
+    formatters: { level: label => ({ level: label }) },
+    mixin (mergeObject) {
+      const context = currentContext()
+      if (context === undefined || (mergeObject as { request_id?: string }).request_id !== undefined) return NO_CONTEXT
+      return {
+        request_id: context.requestId,
+        trace_id: context.traceId,
+        tenant_id: context.tenantId,
+        user_id: context.userId
+      }
+    },
+    // pino's default copies every line's fields into the mixin's object; a line that carries its
+    // own ids (the access line) is left as it is
+    mixinMergeStrategy: (mergeObject, mixinObject) => mixinObject === NO_CONTEXT ? mergeObject : Object.assign(mixinObject, mergeObject)
+  }, destination ?? batchedStdout())
+}
