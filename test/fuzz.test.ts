@@ -1,6 +1,8 @@
 import t, { type Test } from 'tap'
 import fc from 'fast-check'
 import { createHmac, randomInt, randomUUID } from 'node:crypto'
+import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import { createSql } from '../src/platform/db/client.ts'
 import { splitList } from '../src/config.ts'
@@ -54,8 +56,10 @@ const MIN_REQUESTS = 5_000
 // on stderr: tap's terminal reporter hides a passing file's comments, and these two lines must show
 process.stderr.write(`# fuzz seed ${seed}, ${totalRuns} runs; replay: FUZZ_SEED=${seed} FUZZ_RUNS=${totalRuns} npx tap test/fuzz.test.ts, or npm run fuzz -- --seed ${seed} --runs ${totalRuns}\n`)
 
-/** code → status, as API.md lists them */
-const apiCodes = apiProblemCodes(new URL('../../shared/API.md', import.meta.url))
+/** code → status, as API.md lists them (the spec sits in ../shared beside the repository, or in $SHARED) */
+const apiCodes = apiProblemCodes(process.env.SHARED === undefined
+  ? new URL('../../shared/API.md', import.meta.url)
+  : pathToFileURL(join(resolve(process.env.SHARED), 'API.md')))
 
 // ---- the world: tenant A (the caller's), tenant B (the bystander) --------------------------------
 

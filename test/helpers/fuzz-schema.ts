@@ -38,7 +38,12 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
  * code the app invents (or a status it pairs wrongly) fails the property.
  */
 export function apiProblemCodes (apiMd: URL): Map<string, number> {
-  const text = readFileSync(apiMd, 'utf8')
+  let text: string
+  try {
+    text = readFileSync(apiMd, 'utf8')
+  } catch (error) {
+    throw new Error(`the fuzz suite judges answers by API.md and cannot read ${apiMd.pathname}: put shared/ beside the repository or set SHARED`, { cause: error })
+  }
   const start = text.indexOf('Codes used everywhere')
   const end = text.indexOf('Authentication is checked', start)
   if (start < 0 || end < 0) throw new Error(`${apiMd.pathname}: no "Codes used everywhere" paragraph`)
