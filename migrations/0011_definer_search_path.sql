@@ -4,7 +4,7 @@
 -- user_memberships() with the owner's rights. Every definer function now names pg_temp last,
 -- after pg_catalog and public. A new definer function must be written the same way:
 --   language sql stable security definer set search_path = pg_catalog, public, pg_temp as $$ ... $$
--- (test/definer-hardening.test.ts checks every one in the catalog).
+-- (test/platform/db/definer-hardening.test.ts checks every one in the catalog).
 do $$
 declare
   fn regprocedure;

@@ -1,11 +1,11 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { buildTestApp } from './helpers/app.ts'
-import { clientOf } from './helpers/http.ts'
-import { startPrivateRedis } from './helpers/redis-server.ts'
-import { withSql } from './helpers/sql.ts'
-import { createTenant, relaxedAuthLimits } from './helpers/tenants.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { clientOf } from '../helpers/http.ts'
+import { startPrivateRedis } from '../helpers/redis-server.ts'
+import { withSql } from '../helpers/sql.ts'
+import { createTenant, relaxedAuthLimits } from '../helpers/tenants.ts'
 
 // A write commits, then publishes cache invalidations to Redis. A Redis that is connected but
 // answers nothing (SIGSTOP) must not turn the committed change into a 503: the wait is bounded.

@@ -2,9 +2,9 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { createSql } from '../src/platform/db/client.ts'
-import { listMigrations, migrate, migrationsDir, OWNER_ROLE, RUNTIME_GROUP_ROLE, type MigrateResult } from '../src/platform/db/migrate.ts'
-import { createEmptyDatabase, runtimeRole } from './helpers/database.ts'
+import { createSql } from '../../../src/platform/db/client.ts'
+import { listMigrations, migrate, migrationsDir, OWNER_ROLE, RUNTIME_GROUP_ROLE, type MigrateResult } from '../../../src/platform/db/migrate.ts'
+import { createEmptyDatabase, runtimeRole } from '../../helpers/database.ts'
 
 const db = await createEmptyDatabase()
 t.teardown(() => db.drop())

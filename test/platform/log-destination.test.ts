@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { LineBatcher } from '../src/platform/log-destination.ts'
+import { LineBatcher } from '../../src/platform/log-destination.ts'
 
-const fixture = fileURLToPath(new URL('./fixtures/log-then-exit.ts', import.meta.url))
+const fixture = fileURLToPath(new URL('../fixtures/log-then-exit.ts', import.meta.url))
 
 /** Runs the fixture and returns the numbers of the lines it wrote to stdout, in order. */
 function linesWritten (lines: number, exitBy: string): Promise<{ numbers: number[], code: number | null }> {

@@ -1,11 +1,11 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { createSql } from '../src/platform/db/client.ts'
-import { buildTestApp } from './helpers/app.ts'
-import { expectInvalid, expectProblem } from './helpers/http.ts'
+import { createSql } from '../../../src/platform/db/client.ts'
+import { buildTestApp } from '../../helpers/app.ts'
+import { expectInvalid, expectProblem } from '../../helpers/http.ts'
 import {
   deliver, nowSeconds, paymentEvent, ROTATED_WEBHOOK_SECRET, signatureHeader, uniqueEventId, WEBHOOK_SECRET, webhookEnv
-} from './helpers/payments.ts'
+} from '../../helpers/payments.ts'
 
 /**
  * POST /v1/webhooks/payments, the ingestion side (no worker runs here): the signature is checked

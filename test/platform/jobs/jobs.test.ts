@@ -1,13 +1,13 @@
 import t from 'tap'
-import { runWithContext } from '../src/context.ts'
-import { fullJitterDelay, jitterBackoffStrategy, type RetryPolicy } from '../src/platform/jobs/backoff.ts'
-import { once } from '../src/platform/jobs/once.ts'
-import { enqueue } from '../src/platform/jobs/outbox.ts'
-import type { JobPayload } from '../src/platform/jobs/job-data.ts'
-import { JobRegistry } from '../src/platform/jobs/registry.ts'
-import { createTestDatabase } from './helpers/database.ts'
-import { asOwner, serviceDatabase, startTestWorker } from './helpers/jobs.ts'
-import { waitFor } from './helpers/wait.ts'
+import { runWithContext } from '../../../src/context.ts'
+import { fullJitterDelay, jitterBackoffStrategy, type RetryPolicy } from '../../../src/platform/jobs/backoff.ts'
+import { once } from '../../../src/platform/jobs/once.ts'
+import { enqueue } from '../../../src/platform/jobs/outbox.ts'
+import type { JobPayload } from '../../../src/platform/jobs/job-data.ts'
+import { JobRegistry } from '../../../src/platform/jobs/registry.ts'
+import { createTestDatabase } from '../../helpers/database.ts'
+import { asOwner, serviceDatabase, startTestWorker } from '../../helpers/jobs.ts'
+import { waitFor } from '../../helpers/wait.ts'
 
 /** A deterministic random source in [0, 1) (mulberry32). */
 function seeded (seed: number): () => number {

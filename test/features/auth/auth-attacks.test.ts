@@ -3,11 +3,11 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { createSigner } from 'fast-jwt'
 import type { LightMyRequestResponse } from 'fastify'
-import { keyIdOf } from '../src/features/auth/tokens.ts'
-import { splitList } from '../src/config.ts'
-import { buildTestApp } from './helpers/app.ts'
-import { bearer, createTenant, PASSWORD, relaxedAuthLimits } from './helpers/tenants.ts'
-import { login, registerUser } from './helpers/users.ts'
+import { keyIdOf } from '../../../src/features/auth/tokens.ts'
+import { splitList } from '../../../src/config.ts'
+import { buildTestApp } from '../../helpers/app.ts'
+import { bearer, createTenant, PASSWORD, relaxedAuthLimits } from '../../helpers/tenants.ts'
+import { login, registerUser } from '../../helpers/users.ts'
 
 /**
  * What an attacker tries against authentication, and what it gets: brute force meets the rate

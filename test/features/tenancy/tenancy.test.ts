@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { buildTestApp } from './helpers/app.ts'
-import { clientOf, expectInvalid, expectProblem, type ProblemBody } from './helpers/http.ts'
-import { waitFor } from './helpers/wait.ts'
-import { createTenant, PASSWORD, relaxedAuthLimits, signUp, tokenFor } from './helpers/tenants.ts'
+import { buildTestApp } from '../../helpers/app.ts'
+import { clientOf, expectInvalid, expectProblem, type ProblemBody } from '../../helpers/http.ts'
+import { waitFor } from '../../helpers/wait.ts'
+import { createTenant, PASSWORD, relaxedAuthLimits, signUp, tokenFor } from '../../helpers/tenants.ts'
 
 /** Tenant resolution (API.md, Tenancy) and POST /v1/tenants. */
 const { app, config, db } = await buildTestApp(t, { env: relaxedAuthLimits })

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { buildTestApp } from './helpers/app.ts'
-import { bearer, createTenant, relaxedAuthLimits, type TestTenant } from './helpers/tenants.ts'
+import { buildTestApp } from '../../helpers/app.ts'
+import { bearer, createTenant, relaxedAuthLimits, type TestTenant } from '../../helpers/tenants.ts'
 
 /**
  * Tenant isolation, route by route. The tenant-scoped routes are enumerated from the app itself:
@@ -61,7 +61,7 @@ t.test('every tenant-scoped route has isolation probes', async tt => {
 })
 
 async function enableSchedulingFor (tenant: TestTenant): Promise<void> {
-  const { createSql } = await import('../src/platform/db/client.ts')
+  const { createSql } = await import('../../../src/platform/db/client.ts')
   const owner = createSql(db.ownerUrl, { max: 1 })
   try {
     const [table] = await owner`select to_regclass('feature_flags') as name`

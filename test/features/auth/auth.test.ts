@@ -2,11 +2,11 @@ import t, { type Test } from 'tap'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createSigner } from 'fast-jwt'
 import type { FastifyPluginAsync } from 'fastify'
-import { createSql } from '../src/platform/db/client.ts'
-import { keyIdOf } from '../src/features/auth/tokens.ts'
-import { splitList } from '../src/config.ts'
-import { buildTestApp } from './helpers/app.ts'
-import { bearer, DEFAULT_PASSWORD, login, registerUser } from './helpers/users.ts'
+import { createSql } from '../../../src/platform/db/client.ts'
+import { keyIdOf } from '../../../src/features/auth/tokens.ts'
+import { splitList } from '../../../src/config.ts'
+import { buildTestApp } from '../../helpers/app.ts'
+import { bearer, DEFAULT_PASSWORD, login, registerUser } from '../../helpers/users.ts'
 
 // a route that needs a token and does no query: shows what the auth plugin knows of the caller
 const whoami: FastifyPluginAsync = async (app) => {
@@ -372,7 +372,7 @@ t.test('logout: 204 and the family is revoked; an unknown token is 204 too', asy
 
 t.test('a login after a parameter change rehashes the password', async tt => {
   const user = await registerUser(app)
-  const { hashPassword } = await import('../src/features/auth/passwords.ts')
+  const { hashPassword } = await import('../../../src/features/auth/passwords.ts')
   const weak = await hashPassword(user.password, { ln: 10, r: 8, p: 1 })
   await owner`update users set password_hash = ${weak} where id = ${user.id}`
   await login(app, user.email, user.password)
@@ -380,7 +380,7 @@ t.test('a login after a parameter change rehashes the password', async tt => {
   tt.not(row!.password_hash, weak)
   tt.notMatch(row!.password_hash, /ln=10,/)
   tt.match(row!.password_hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/, 'rehashed with argon2id at the current parameters')
-  const { verifyPassword } = await import('../src/features/auth/passwords.ts')
+  const { verifyPassword } = await import('../../../src/features/auth/passwords.ts')
   tt.equal(await verifyPassword(user.password, row!.password_hash), true, 'the new hash verifies')
   await login(app, user.email, user.password)
   const [after] = await owner<Array<{ password_hash: string }>>`select password_hash from users where id = ${user.id}`
@@ -389,7 +389,7 @@ t.test('a login after a parameter change rehashes the password', async tt => {
 
 t.test('a user whose hash is from the previous default (scrypt ln=14) logs in and is moved to argon2id', async tt => {
   const user = await registerUser(app)
-  const { hashPassword } = await import('../src/features/auth/passwords.ts')
+  const { hashPassword } = await import('../../../src/features/auth/passwords.ts')
   await owner`update users set password_hash = ${await hashPassword(user.password, { ln: 14, r: 8, p: 1 })} where id = ${user.id}`
   assertProblem(tt, await post('/v1/auth/login', { email: user.email, password: 'not the password' }), 401, 'unauthenticated')
   const [unchanged] = await owner<Array<{ password_hash: string }>>`select password_hash from users where id = ${user.id}`

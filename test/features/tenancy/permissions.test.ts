@@ -1,12 +1,12 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { buildApp, type RouteEntry } from '../src/app.ts'
-import { buildTestApp, logCollector, testConfig } from './helpers/app.ts'
-import { createTestDatabase } from './helpers/database.ts'
-import { clientOf, expectProblem, type Client, type Reply } from './helpers/http.ts'
-import { withSql } from './helpers/sql.ts'
-import { createTenant, enableFeature, relaxedAuthLimits, signUp } from './helpers/tenants.ts'
-import type { Role } from '../src/features/tenancy/permissions.ts'
+import { buildApp, type RouteEntry } from '../../../src/app.ts'
+import { buildTestApp, logCollector, testConfig } from '../../helpers/app.ts'
+import { createTestDatabase } from '../../helpers/database.ts'
+import { clientOf, expectProblem, type Client, type Reply } from '../../helpers/http.ts'
+import { withSql } from '../../helpers/sql.ts'
+import { createTenant, enableFeature, relaxedAuthLimits, signUp } from '../../helpers/tenants.ts'
+import type { Role } from '../../../src/features/tenancy/permissions.ts'
 
 /**
  * API.md's permission table, written out here on purpose (not imported from src/permissions.ts),

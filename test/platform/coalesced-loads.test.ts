@@ -1,5 +1,5 @@
 import t from 'tap'
-import { CoalescedLoads } from '../src/platform/coalesced-loads.ts'
+import { CoalescedLoads } from '../../src/platform/coalesced-loads.ts'
 
 /** A load the test finishes when it chooses, counting how often it was started. */
 function controlledLoader<V> () {

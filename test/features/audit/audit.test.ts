@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { buildTestApp } from './helpers/app.ts'
-import { clientOf, expectInvalid, expectProblem, type Client, type Reply } from './helpers/http.ts'
-import { impossibleCursors } from './helpers/cursors.ts'
-import { withSql } from './helpers/sql.ts'
-import { createTenant, enableFeature, relaxedAuthLimits, signUp, tokenFor, type TestMember, type TestTenant } from './helpers/tenants.ts'
+import { buildTestApp } from '../../helpers/app.ts'
+import { clientOf, expectInvalid, expectProblem, type Client, type Reply } from '../../helpers/http.ts'
+import { impossibleCursors } from '../../helpers/cursors.ts'
+import { withSql } from '../../helpers/sql.ts'
+import { createTenant, enableFeature, relaxedAuthLimits, signUp, tokenFor, type TestMember, type TestTenant } from '../../helpers/tenants.ts'
 
 /** API.md, Audit log: one entry per change, in the change's transaction; append-only in the database. */
 const { app, db } = await buildTestApp(t, { env: relaxedAuthLimits })

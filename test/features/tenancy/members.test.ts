@@ -1,10 +1,10 @@
 import t from 'tap'
-import { buildTestApp } from './helpers/app.ts'
-import { clientOf, expectInvalid, expectProblem } from './helpers/http.ts'
-import { waitFor } from './helpers/wait.ts'
-import { impossibleCursors } from './helpers/cursors.ts'
-import { withSql } from './helpers/sql.ts'
-import { addMember, createTenant, relaxedAuthLimits, signUp, tokenFor, type TestMember } from './helpers/tenants.ts'
+import { buildTestApp } from '../../helpers/app.ts'
+import { clientOf, expectInvalid, expectProblem } from '../../helpers/http.ts'
+import { waitFor } from '../../helpers/wait.ts'
+import { impossibleCursors } from '../../helpers/cursors.ts'
+import { withSql } from '../../helpers/sql.ts'
+import { addMember, createTenant, relaxedAuthLimits, signUp, tokenFor, type TestMember } from '../../helpers/tenants.ts'
 
 /** GET/POST/PATCH/DELETE /v1/members (API.md, Tenants and members). */
 const { app, config, db } = await buildTestApp(t, { env: relaxedAuthLimits })

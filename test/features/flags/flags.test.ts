@@ -7,13 +7,13 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { createSql } from '../src/platform/db/client.ts'
-import { BucketCache, FlagSnapshot, bucketOf, type FlagDefinition } from '../src/features/flags/evaluate.ts'
-import { buildTestApp, type Teardown } from './helpers/app.ts'
-import { createTestDatabase } from './helpers/database.ts'
-import { bearer, createTenant, relaxedAuthLimits, signUp, tokenFor } from './helpers/tenants.ts'
+import { createSql } from '../../../src/platform/db/client.ts'
+import { BucketCache, FlagSnapshot, bucketOf, type FlagDefinition } from '../../../src/features/flags/evaluate.ts'
+import { buildTestApp, type Teardown } from '../../helpers/app.ts'
+import { createTestDatabase } from '../../helpers/database.ts'
+import { bearer, createTenant, relaxedAuthLimits, signUp, tokenFor } from '../../helpers/tenants.ts'
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url))
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url))
 
 const flag = (overrides: Partial<FlagDefinition> = {}): FlagDefinition => ({
   key: 'beta', description: 'a beta', enabled: true, internal_only: false, tenants: [], percentage: 0, ...overrides

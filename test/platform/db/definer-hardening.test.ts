@@ -1,7 +1,7 @@
 import t from 'tap'
-import { createSql } from '../src/platform/db/client.ts'
-import { OWNER_ROLE, RUNTIME_GROUP_ROLE } from '../src/platform/db/migrate.ts'
-import { createTestDatabase, runtimeRole } from './helpers/database.ts'
+import { createSql } from '../../../src/platform/db/client.ts'
+import { OWNER_ROLE, RUNTIME_GROUP_ROLE } from '../../../src/platform/db/migrate.ts'
+import { createTestDatabase, runtimeRole } from '../../helpers/database.ts'
 
 // SECURITY DEFINER functions run as their owner. If a caller can put objects of its own ahead of
 // the tables a definer function reads (temporary views in pg_temp, searched first unless the

@@ -1,10 +1,10 @@
 import t, { type Test } from 'tap'
-import { buildTestApp } from './helpers/app.ts'
-import { clientOf, expectInvalid, expectProblem, type Client } from './helpers/http.ts'
-import { impossibleCursors } from './helpers/cursors.ts'
-import { withSql } from './helpers/sql.ts'
-import { createTenant, enableFeature, relaxedAuthLimits, type TestTenant } from './helpers/tenants.ts'
-import type { Role } from '../src/features/tenancy/permissions.ts'
+import { buildTestApp } from '../../helpers/app.ts'
+import { clientOf, expectInvalid, expectProblem, type Client } from '../../helpers/http.ts'
+import { impossibleCursors } from '../../helpers/cursors.ts'
+import { withSql } from '../../helpers/sql.ts'
+import { createTenant, enableFeature, relaxedAuthLimits, type TestTenant } from '../../helpers/tenants.ts'
+import type { Role } from '../../../src/features/tenancy/permissions.ts'
 
 /** Every route of API.md's Articles section, for every role. */
 const { app, db } = await buildTestApp(t, { env: relaxedAuthLimits })

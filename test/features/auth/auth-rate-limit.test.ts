@@ -1,9 +1,9 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { buildTestApp } from './helpers/app.ts'
-import { startPrivateRedis } from './helpers/redis-server.ts'
-import { DEFAULT_PASSWORD, registerUser } from './helpers/users.ts'
+import { buildTestApp } from '../../helpers/app.ts'
+import { startPrivateRedis } from '../../helpers/redis-server.ts'
+import { DEFAULT_PASSWORD, registerUser } from '../../helpers/users.ts'
 
 // default limits: 10 a minute per IP, 5 a minute per email
 const { app, config } = await buildTestApp(t)
