@@ -1,5 +1,5 @@
 import type { TransactionSql } from 'postgres'
-import type { Database } from '../../platform/db/database.ts'
+import { forEachTenant, type Database } from '../../platform/db/database.ts'
 import { validationFailed } from '../../platform/errors.ts'
 import type { FlagDefinition } from './evaluate.ts'
 import type { Invalidation } from '../../../plugins/invalidation.ts'
@@ -141,15 +141,13 @@ export class FlagsService {
     const named = [...new Set([...(before?.tenants ?? []), ...after.tenants])]
     if (named.length === 0 || (after.internal_only && (before === null || before.internal_only))) return []
     const tenants = await tx<Array<{ id: string }>>`select id from tenants where id = any(${named}::uuid[]) order by id`
-    const audited: string[] = []
-    for (const { id } of tenants) {
+    const audited = tenants.flatMap(({ id }) => {
       const changes = tenantChanges(before, after, id)
-      if (changes === null) continue
-      await tx`select set_config('app.tenant_id', ${id}, true)`
+      return changes === null ? [] : [{ id, changes }]
+    })
+    await forEachTenant(tx, audited, entry => entry.id, async ({ id, changes }) => {
       await recordAudit(tx, { tenantId: id, action, objectType: 'feature_flag', objectId: key, changes })
-      audited.push(id)
-    }
-    if (audited.length > 0) await tx`select set_config('app.tenant_id', '', true)`
-    return audited
+    })
+    return audited.map(entry => entry.id)
   }
 }

@@ -1,4 +1,4 @@
-import type { Database, TransactionSql } from '../../platform/db/database.ts'
+import { forEachTenant, type Database, type TransactionSql } from '../../platform/db/database.ts'
 import type { Role } from '../tenancy/permissions.ts'
 import { recordAudit } from '../audit/service.ts'
 import { membershipKey, type InvalidationMessage } from '../../platform/invalidation.ts'
@@ -69,16 +69,14 @@ export async function anonymizeAccount (db: Database, userId: string): Promise<A
     const alone = standing.filter(t => t.members === 1)
     const left = standing.filter(t => t.members > 1)
     if (alone.length > 0) await tx`delete from tenants where id = any(${alone.map(t => t.tenant_id)}::uuid[])`
-    for (const tenant of left) {
-      // memberships and audit_log are row-level secured: work inside each tenant in turn
-      await tx`select set_config('app.tenant_id', ${tenant.tenant_id}, true)`
+    // memberships and audit_log are row-level secured: work inside each tenant in turn
+    await forEachTenant(tx, left, tenant => tenant.tenant_id, async tenant => {
       await tx`delete from memberships where tenant_id = ${tenant.tenant_id} and user_id = ${userId}`
       // no name or email in the entry: the audit log is append-only and would keep them
       await recordAudit(tx, {
         tenantId: tenant.tenant_id, action: 'anonymized', objectType: 'user', objectId: userId, actorId: null, changes: { role: [tenant.role, null] }
       })
-    }
-    await tx`select set_config('app.tenant_id', '', true)`
+    })
 
     await tx`update refresh_tokens set revoked_at = now() where user_id = ${userId} and revoked_at is null`
     await tx`delete from exports where user_id = ${userId}`

@@ -54,6 +54,21 @@ export function afterCommit (tx: TransactionSql, fn: AfterCommit): void {
   else if (!callbacks.includes(fn)) callbacks.push(fn)
 }
 
+/**
+ * Inside a transaction that spans tenants (opened with `transaction(null, …)`), runs `fn` for each
+ * item in turn with the item's tenant set for row-level security, then sets no tenant again, as the
+ * transaction began: one statement per item and one after them, none for no items. The setting is
+ * local to the transaction, so when `fn` throws it ends with the rollback.
+ */
+export async function forEachTenant<T> (tx: TransactionSql, items: readonly T[], tenantOf: (item: T) => string, fn: (item: T) => Promise<void>): Promise<void> {
+  if (items.length === 0) return
+  for (const item of items) {
+    await tx`select set_config('app.tenant_id', ${tenantOf(item)}, true)`
+    await fn(item)
+  }
+  await tx`select set_config('app.tenant_id', '', true)`
+}
+
 export class Database {
   constructor (readonly sql: Sql, private readonly options: DatabaseOptions) {}
 
