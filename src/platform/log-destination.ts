@@ -14,8 +14,8 @@ interface LineSink {
  *
  * Gathered here, as an array, rather than by sonic-boom's own `minLength`: sonic-boom appends each
  * line to its pending string and measures that string's byte length again on every line, a cost
- * that grows with what is pending while a write is in flight (profiled at 1.2–2.6 µs a line under
- * load, a tenth of a no-query request).
+ * that grows with what is pending while a write is in flight (what it cost under load, profiled:
+ * bench/README.md, "Hot-path notes").
  */
 export class LineBatcher implements DestinationStream {
   private lines: string[] = []

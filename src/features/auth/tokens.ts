@@ -83,9 +83,9 @@ export class AccessTokens {
   private readonly ttlSeconds: number
   /**
    * Verified tokens until their `exp`, by signature, a hit confirmed against the whole text. Not
-   * fast-jwt's own cache: it keys by the token's SHA-256, ~3 µs a hit. Not keyed by the whole
-   * token either: hashing its ~350 fresh characters on every request cost ~0.5 µs, the signature's
-   * 43 ~0.15 µs (bench/README.md, "Hot-path notes").
+   * fast-jwt's own cache: it keys by the token's SHA-256, computed on every lookup. Not keyed by the
+   * whole token either: that is ~350 fresh characters to hash on every request, the signature 43
+   * (the profiled costs: bench/README.md, "Hot-path notes").
    */
   private readonly verified: LRUCache<string, VerifiedToken>
 

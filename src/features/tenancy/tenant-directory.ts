@@ -44,8 +44,8 @@ interface CachedMembership {
  * memory only (undefined = not cached), `load*` ask PostgreSQL on a miss, one query per key at a time.
  *
  * Memberships are two lookups by ids the request already holds (the token's user, the tenant's
- * id) rather than one by a `tenant:user` string: building and hashing that string on every
- * request cost ~0.3 µs, the two lookups ~0.03 µs.
+ * id) rather than one by a `tenant:user` string, which would be built and hashed on every request
+ * (profiled: bench/README.md, "Hot-path notes").
  */
 export class TenantDirectory {
   private readonly tenants = new LRUCache<string, Cached<Tenant | null>>({ max: MAX_ENTRIES, ttl: TTL_MS })

@@ -34,15 +34,7 @@ export interface ReadScope {
   tag: string
 }
 
-/**
- * The one way services reach PostgreSQL. Every call carries the request's tag and is bounded by
- * the request's deadline, and tenant data is reached only with the tenant set for row-level security:
- * - `transaction(tenantId, fn)`: BEGIN; one statement that sets tenant, tag, statement_timeout and
- *   lock_timeout locally; fn's statements; COMMIT. For every write.
- * - `read(name, scope => query)`: one statement, no transaction. The query calls a SECURITY INVOKER
- *   function that sets tenant and tag itself before it reads (see migrations); the deadline cancels
- *   it (a setting made inside a statement comes too late to arm its own statement_timeout).
- */
+/** Work that needs the transaction's outcome: it runs with the pool once the transaction has committed. */
 export type AfterCommit = (sql: Sql) => void
 
 const afterCommitCallbacks = new WeakMap<TransactionSql, AfterCommit[]>()
@@ -69,6 +61,17 @@ export async function forEachTenant<T> (tx: TransactionSql, items: readonly T[],
   await tx`select set_config('app.tenant_id', '', true)`
 }
 
+/**
+ * The one way services reach PostgreSQL. Every call carries the request's tag and is bounded by
+ * the request's deadline, and tenant data is reached only with the tenant set for row-level security:
+ * - `transaction(tenantId, fn)`: BEGIN; one statement that sets tenant, tag, statement_timeout and
+ *   lock_timeout locally; fn's statements; COMMIT. For every write. A transaction that spans
+ *   tenants (opened with none) acts as each in turn through `forEachTenant`.
+ * - `read(name, tenantId, (sql, scope) => query)`: one statement, no transaction. The query calls a
+ *   SECURITY INVOKER function that sets tenant and tag itself before it reads (see migrations); the
+ *   deadline cancels it (a setting made inside a statement comes too late to arm its own
+ *   statement_timeout).
+ */
 export class Database {
   constructor (readonly sql: Sql, private readonly options: DatabaseOptions) {}
 

@@ -47,6 +47,7 @@ export async function enqueue (tx: TransactionSql, options: EnqueueOptions): Pro
   return row.id
 }
 
+/** The channel wakeRelay notifies after commit and the relays LISTEN on. */
 export const OUTBOX_CHANNEL = 'atrium_outbox'
 const WAKE_DELAY_MS = 20
 const wakePending = new WeakSet<Sql>()
@@ -54,9 +55,8 @@ const wakePending = new WeakSet<Sql>()
 /**
  * Tells the relays (LISTEN atrium_outbox) that committed outbox rows wait, at most once per 20 ms
  * per pool. Sent after commit, not by a trigger inside the transaction: a commit that notifies
- * takes a database-wide lock, which serialized every enqueuing write (webhook ingestion measured
- * at 0.13-0.26 of an article read with the trigger, 0.42-0.89 without). The relay's poll is the
- * fallback when a wake-up is lost.
+ * takes a database-wide lock, which serialized every enqueuing write (migration 0009 dropped the
+ * trigger and says what it cost). The relay's poll is the fallback when a wake-up is lost.
  */
 export function wakeRelay (sql: Sql): void {
   if (wakePending.has(sql)) return

@@ -7,8 +7,6 @@ import { OUTBOX_CHANNEL } from './outbox.ts'
 import { jobOptions, type JobQueue, type JobQueues } from './queues.ts'
 import { within } from './within.ts'
 
-/** The channel of the outbox trigger (migrations/0001_foundation.sql). */
-
 export interface OutboxRow {
   id: string
   queue: string
