@@ -1,7 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { AppError } from '../src/platform/errors.ts'
-import { splitList } from '../src/config.ts'
 import { dummyHash } from '../src/features/auth/passwords.ts'
 import { AccessTokens, type AccessClaims } from '../src/features/auth/tokens.ts'
 import { UserCache, type AuthUser } from '../src/features/auth/user-cache.ts'
@@ -55,7 +54,7 @@ function principalOf (claims: AccessClaims, user: AuthUser): Principal {
  * an expired token: 401 `token_expired`. Unmatched URLs stay 404 without a token.
  */
 async function authPlugin (app: FastifyInstance): Promise<void> {
-  const tokens = new AccessTokens({ secrets: splitList(app.config.JWT_SECRETS), ttlSeconds: app.config.ACCESS_TOKEN_TTL_S })
+  const tokens = new AccessTokens({ secrets: app.config.jwtSecrets, ttlSeconds: app.config.ACCESS_TOKEN_TTL_S })
   const users = new UserCache(userId => loadAuthUser(app.db, userId))
   app.decorate('accessTokens', tokens)
   app.decorateRequest('principal', null)
@@ -91,5 +90,5 @@ async function authPlugin (app: FastifyInstance): Promise<void> {
 export default fp(authPlugin, {
   name: 'auth',
   fastify: '5.x',
-  dependencies: ['tracing', 'timeouts', 'postgres', 'invalidation', 'errors', 'security']
+  dependencies: ['tracing', 'timeouts', 'postgres', 'invalidation', 'errors', 'cross-origin']
 })

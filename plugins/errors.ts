@@ -1,10 +1,10 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { isDataException } from '../src/platform/db/errors.ts'
-import { AppError, problemCodes, type ProblemCode } from '../src/platform/errors.ts'
-import { Problem, type FieldProblem } from '../src/schemas/problem.ts'
-import { apiHeaders } from './security.ts'
+import { isDataException, isUnstorableText } from '../src/platform/db/errors.ts'
+import { AppError, type AjvIssue, type ProblemCode } from '../src/platform/errors.ts'
+import { fieldProblems, frameworkCodes, problemOf } from '../src/http/problem-document.ts'
+import { Problem } from '../src/schemas/problem.ts'
 
 /** Turns an error another plugin knows (a PostgreSQL timeout, say) into an AppError, or passes. */
 export type ErrorTranslator = (error: unknown) => AppError | undefined
@@ -16,16 +16,10 @@ declare module 'fastify' {
   }
 }
 
-const frameworkCodes: Record<string, ProblemCode> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_body',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_body',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'malformed_body',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
-  FST_ERR_BAD_URL: 'not_found',
-  FST_ERR_MAX_PARAM_LENGTH: 'not_found',
-  FST_ERR_ASYNC_CONSTRAINT: 'not_found'
-}
+const unstorable = () => new AppError('validation_failed', {
+  detail: 'text may not contain NUL (U+0000) characters',
+  errors: [{ path: '/', message: 'may not contain NUL (U+0000) characters' }]
+})
 
 const codeByStatus: Record<number, ProblemCode> = {
   400: 'malformed_body',
@@ -37,43 +31,6 @@ const codeByStatus: Record<number, ProblemCode> = {
   415: 'unsupported_media_type',
   429: 'rate_limited',
   503: 'unavailable'
-}
-
-interface AjvIssue { instancePath: string, keyword: string, message?: string, params: Record<string, unknown> }
-
-function fieldProblems (issues: AjvIssue[]): FieldProblem[] {
-  return issues.map(issue => {
-    let path = issue.instancePath === '' ? '/' : issue.instancePath
-    if (issue.keyword === 'required') path = `${issue.instancePath}/${String(issue.params.missingProperty)}`
-    if (issue.keyword === 'additionalProperties') path = `${issue.instancePath}/${String(issue.params.additionalProperty)}`
-    const message = issue.keyword === 'additionalProperties' ? 'is not allowed' : (issue.message ?? 'is invalid')
-    return { path, message }
-  })
-}
-
-function problemOf (error: AppError, request: FastifyRequest): Problem {
-  const problem: Problem = {
-    type: `https://atrium.dev/problems/${error.code.replaceAll('_', '-')}`,
-    title: problemCodes[error.code].title,
-    status: error.statusCode,
-    code: error.code,
-    request_id: request.id,
-    instance: request.routeOptions.url ?? request.url.split('?', 1)[0] ?? '/'
-  }
-  if (error.detail !== undefined) problem.detail = error.detail
-  if (error.errors !== undefined) problem.errors = error.errors
-  return problem
-}
-
-/**
- * Fastify's `frameworkErrors` (src/app.ts). A URL the router cannot decode (bad percent-encoding)
- * or whose path parameter is longer than maxParamLength is refused before any hook, route or
- * error handler runs; without this Fastify answers in its own JSON shape. It is an unmatched URL.
- */
-export function frameworkErrors (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const appError = new AppError(frameworkCodes[error.code] ?? 'not_found', { detail: error.message })
-  reply.headers(apiHeaders).header('x-request-id', request.id)
-  reply.code(appError.statusCode).type('application/problem+json').send(JSON.stringify(problemOf(appError, request)))
 }
 
 /**
@@ -109,8 +66,11 @@ async function errorsPlugin (app: FastifyInstance): Promise<void> {
       const detail = first === undefined ? `invalid ${context}` : `${context}${first.path === '/' ? '' : first.path} ${first.message}`
       return new AppError('validation_failed', { detail, errors })
     }
-    // The backstop behind every validation, after the translators so a specific one (NUL in
-    // text, plugins/security.ts) still words its own answer. PostgreSQL's message is not shown.
+    // Text PostgreSQL cannot store: a NUL character wherever it hides (a body field, a query
+    // filter, a login email). Before the backstop, which would word it vaguely.
+    if (isUnstorableText(error)) return unstorable()
+    // The backstop behind every validation: any other data exception. PostgreSQL's message is
+    // not shown.
     if (isDataException(error)) {
       return new AppError('validation_failed', {
         detail: 'a value is not valid for its type or is out of range',

@@ -1,22 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { createRedis } from '../src/platform/redis.ts'
-import { decodeInvalidation, encodeInvalidation, invalidationChannel, RESYNC_MESSAGE, type InvalidationKind } from '../src/platform/invalidation.ts'
-
-/** What a cache entry is about; the key names the entry (a tenant id or slug, `tenant:user`, a user id). */
-export type { InvalidationKind }
-export type InvalidationHandler = (key: string) => void
-
-export interface Invalidation {
-  /**
-   * Drops the entry here at once and on every other instance through Redis pub/sub. Call it after
-   * the change has committed. Never rejects: a message Redis does not take is kept and sent again.
-   */
-  publish: (kind: InvalidationKind, key: string) => Promise<void>
-  on: (kind: InvalidationKind, handler: InvalidationHandler) => void
-  /** called with no key when messages may have been missed (the subscriber reconnected): drop everything */
-  onResync: (handler: () => void) => void
-}
+import { decodeInvalidation, encodeInvalidation, invalidationChannel, RESYNC_MESSAGE, type Invalidation, type InvalidationHandler, type InvalidationKind } from '../src/platform/invalidation.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -55,4 +55,4 @@ async function openapiPlugin (app: FastifyInstance): Promise<void> {
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger())
 }
 
-export default fp(openapiPlugin, { name: 'openapi', fastify: '5.x', dependencies: ['errors', 'security'] })
+export default fp(openapiPlugin, { name: 'openapi', fastify: '5.x', dependencies: ['errors', 'security-headers'] })

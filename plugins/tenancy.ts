@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { AppError, validationFailed } from '../src/platform/errors.ts'
 import type { Role } from '../src/features/tenancy/permissions.ts'
 import { isTenantKey, TenantDirectory, type Tenant } from '../src/features/tenancy/tenant-directory.ts'
@@ -103,10 +103,5 @@ function tenantSubdomain (baseDomain: string): (host: string) => string | undefi
 }
 
 const COLON = 58
-
-/** Marks a route tenant-scoped (used by the tenant folders' autohooks, src/http/folder-hooks.ts). */
-export function markTenantScoped (route: RouteOptions): void {
-  route.config = { ...route.config, tenant: true }
-}
 
 export default fp(tenancyPlugin, { name: 'tenancy', fastify: '5.x', dependencies: ['auth', 'postgres', 'invalidation', 'errors', 'tracing'] })

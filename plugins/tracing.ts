@@ -1,17 +1,8 @@
-import { randomUUID } from 'node:crypto'
-import type { IncomingMessage } from 'node:http'
 import fp from 'fastify-plugin'
-import { LogController, type FastifyContextConfig, type FastifyInstance, type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction, type RouteOptions } from 'fastify'
+import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
 import { runWithContext, type RequestContext } from '../src/context.ts'
 
-const saneRequestId = /^[A-Za-z0-9._:-]{1,128}$/
 const traceparentPattern = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/
-
-/** Fastify's genReqId: the incoming X-Request-Id when it is a sane token, else a fresh UUID. */
-export function requestIdOf (request: IncomingMessage): string {
-  const incoming = request.headers['x-request-id']
-  return typeof incoming === 'string' && saneRequestId.test(incoming) ? incoming : randomUUID()
-}
 
 function traceIdOf (request: FastifyRequest): string | undefined {
   const header = request.headers.traceparent
@@ -21,33 +12,10 @@ function traceIdOf (request: FastifyRequest): string | undefined {
 }
 
 /**
- * Fastify's own request log lines, replaced by one access-log line per request that names the
- * route pattern, status, duration, request, tenant and user. Passed to Fastify by buildApp.
- */
-export class AccessLog extends LogController {
-  override incomingRequest (): void {}
-  override routeNotFound (): void {}
-
-  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    const context = request.ctx
-    reply.log.info({
-      request_id: request.id,
-      trace_id: context?.traceId,
-      method: request.method,
-      route: context?.route ?? 'unmatched',
-      status: reply.statusCode,
-      duration_ms: Math.round(reply.elapsedTime * 100) / 100,
-      tenant_id: context?.tenantId,
-      user_id: context?.userId,
-      ...(error ? { err: error } : {})
-    }, 'request')
-  }
-}
-
-/**
  * Request tracing: one id from nginx through the app's logs, PostgreSQL's application_name and
- * the jobs a request causes. Opens the request's AsyncLocalStorage context, answers X-Request-Id
- * and X-Route, and writes one access-log line per request.
+ * the jobs a request causes. Opens the request's AsyncLocalStorage context and answers X-Request-Id
+ * and X-Route. The request id itself (src/http/request-id.ts) and the one access-log line per
+ * request (src/http/access-log.ts) are Fastify server options, set by buildApp.
  */
 async function tracingPlugin (app: FastifyInstance): Promise<void> {
   app.decorateRequest('ctx', null as unknown as RequestContext)

@@ -6,11 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { DestinationStream } from 'pino'
 import type { Config } from './config.ts'
 import { createLogger } from './platform/logger.ts'
-import { trimKeyword } from './schemas/trim.ts'
-import { validatorFactory } from './http/schema-compiler.ts'
-import { AccessLog, requestIdOf } from '../plugins/tracing.ts'
-import { parseQuerystring } from '../plugins/security.ts'
-import { frameworkErrors } from '../plugins/errors.ts'
+import { serverOptions } from './http/server-options.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -38,39 +34,11 @@ export interface BuildOptions {
   extraPlugins?: FastifyPluginAsync[]
 }
 
-function trustProxy (value: string): boolean | string {
-  if (value === 'true') return true
-  if (value === 'false' || value === '') return false
-  return value
-}
-
 /** The Atrium app, plugins and routes registered and ready; not listening. */
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: createLogger(config, options.logDestination) as FastifyBaseLogger,
-    // one process-wide logger: its mixin adds the request context, so no child logger per request
-    childLoggerFactory: logger => logger,
-    logController: new AccessLog(),
-    genReqId: requestIdOf,
-    requestIdHeader: false,
-    trustProxy: trustProxy(config.TRUST_PROXY),
-    bodyLimit: 1_048_576,
-    routerOptions: { querystringParser: parseQuerystring },
-    frameworkErrors,
-    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
-    requestTimeout: config.CONNECTION_REQUEST_TIMEOUT_MS,
-    return503OnClosing: true,
-    // query, params and headers are coerced from text; bodies are not (src/schemas/compiler.ts)
-    schemaController: { compilersFactory: { buildValidator: validatorFactory } },
-    ajv: {
-      customOptions: {
-        removeAdditional: false,
-        coerceTypes: 'array',
-        useDefaults: true,
-        allErrors: false
-      },
-      plugins: [trimKeyword]
-    }
+    ...serverOptions(config)
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.server.headersTimeout = config.HEADERS_TIMEOUT_MS

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { parseEnv } from 'node:util'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
+import type { AjvIssue } from './platform/errors.ts'
 
 const Milliseconds = (defaultValue: number, description: string) =>
   Type.Integer({ minimum: 1, maximum: 600_000, default: defaultValue, description })
@@ -80,7 +81,23 @@ export const ConfigSchema = Type.Object({
   SEED_ON_START: Type.Boolean({ default: false, description: 'seed a demo tenant on an empty database (always on in development)' })
 })
 
-export type Config = Static<typeof ConfigSchema>
+/** The settings as the environment gives them, validated. */
+export type Settings = Static<typeof ConfigSchema>
+
+/**
+ * The settings, and the list-valued ones parsed once here (the raw strings stay, for logs and
+ * tests): a bad entry stops the start with the other problems, and no user splits a string again.
+ */
+export interface Config extends Settings {
+  /** TRUST_PROXY as Fastify's `trustProxy`: true, false, or the proxy addresses/CIDRs */
+  readonly trustProxy: boolean | readonly string[]
+  /** CORS_ORIGINS as exact origins; empty: CORS off */
+  readonly corsOrigins: ReadonlySet<string>
+  /** JWT_SECRETS: the first signs, all verify */
+  readonly jwtSecrets: readonly [string, ...string[]]
+  /** PAYMENTS_WEBHOOK_SECRETS: any of them may sign a delivery */
+  readonly webhookSecrets: readonly [string, ...string[]]
+}
 export type Environment = Record<string, string | undefined>
 
 const DEV_JWT_SECRET = 'development-only-jwt-secret-change-me-0123456789'
@@ -104,8 +121,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError'
   }
 }
-
-interface AjvIssue { instancePath: string, keyword: string, message?: string, params: Record<string, unknown> }
 
 function describe (issue: AjvIssue): string | undefined {
   // a union of literals fails once per literal ('const') and once as a whole ('anyOf'): say it once
@@ -181,9 +196,9 @@ function productionProblems (config: SecretSettings): string[] {
  */
 export function loadConfig (env: Environment = process.env, dotenvPath = '.env'): Config {
   const fromFile = env.NODE_ENV === 'production' ? {} : readDotenv(dotenvPath)
-  let config: Config
+  let settings: Settings
   try {
-    config = envSchema<Config>({
+    settings = envSchema<Settings>({
       schema: structuredClone(ConfigSchema),
       data: [developmentDefaults({ ...fromFile, ...env }), fromFile, env],
       env: false
@@ -194,9 +209,38 @@ export function loadConfig (env: Environment = process.env, dotenvPath = '.env')
     const described = issues.map(describe).filter(problem => problem !== undefined)
     throw new ConfigError([...new Set([...described, ...productionProblems(env)])])
   }
-  const problems = productionProblems(config)
-  if (problems.length > 0) throw new ConfigError(problems)
-  return config
+  const problems = productionProblems(settings)
+  const corsOrigins = parseCorsOrigins(settings.CORS_ORIGINS)
+  if (typeof corsOrigins === 'string') problems.push(corsOrigins)
+  if (problems.length > 0 || typeof corsOrigins === 'string') throw new ConfigError(problems)
+  return {
+    ...settings,
+    trustProxy: parseTrustProxy(settings.TRUST_PROXY),
+    corsOrigins,
+    jwtSecrets: nonEmptyList('JWT_SECRETS', settings.JWT_SECRETS),
+    webhookSecrets: nonEmptyList('PAYMENTS_WEBHOOK_SECRETS', settings.PAYMENTS_WEBHOOK_SECRETS)
+  }
+}
+
+function parseTrustProxy (value: string): boolean | string[] {
+  if (value === 'true') return true
+  if (value === 'false' || value === '') return false
+  return splitList(value)
+}
+
+/** CORS_ORIGINS as a set of exact origins, or the problem with it. */
+export function parseCorsOrigins (setting: string): Set<string> | string {
+  const origins = splitList(setting)
+  const bad = origins.filter(origin => !URL.canParse(origin) || new URL(origin).origin !== origin)
+  if (bad.length > 0) return `CORS_ORIGINS: ${bad.join(', ')} is not an origin (scheme://host[:port], no path or trailing slash)`
+  return new Set(origins)
+}
+
+/** A CommaList setting (its pattern allows no empty entry) as its entries. */
+function nonEmptyList (name: string, value: string): [string, ...string[]] {
+  const [first, ...rest] = splitList(value)
+  if (first === undefined) throw new ConfigError([`${name}: has no entry`])
+  return [first, ...rest]
 }
 
 function readDotenv (path: string): Environment {

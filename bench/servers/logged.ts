@@ -1,5 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import tracing, { AccessLog, requestIdOf } from '../../plugins/tracing.ts'
+import tracing from '../../plugins/tracing.ts'
+import { AccessLog } from '../../src/http/access-log.ts'
+import { requestIdOf } from '../../src/http/request-id.ts'
 import { createLogger } from '../../src/platform/logger.ts'
 import { serveForBench } from './serve.ts'
 

@@ -1,10 +1,16 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { markTenantScoped } from '../../plugins/tenancy.ts'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 
 // Bodies of route folders' autohooks files. They live outside routes/ on purpose: autoload would
 // register a file in routes/ as a route plugin of its folder, and its hooks would reach every route.
 
-/** Every route of the folder works inside one tenant: tenancy resolves it and requires membership. */
+function markTenantScoped (route: RouteOptions): void {
+  route.config = { ...route.config, tenant: true }
+}
+
+/**
+ * Every route of the folder works inside one tenant: tenancy (plugins/tenancy.ts) resolves it and
+ * requires membership.
+ */
 export async function tenantScopedFolder (app: FastifyInstance): Promise<void> {
   app.addHook('onRoute', markTenantScoped)
 }

@@ -56,3 +56,6 @@ export const conflict = (detail: string) => new AppError('conflict', { detail })
 export const forbidden = (detail?: string) => new AppError('forbidden', detail === undefined ? {} : { detail })
 export const validationFailed = (path: string, message: string) =>
   new AppError('validation_failed', { detail: `${path} ${message}`, errors: [{ path, message }] })
+
+/** One issue of an Ajv validation error (request schemas, the settings schema). */
+export interface AjvIssue { instancePath: string, keyword: string, message?: string, params: Record<string, unknown> }

@@ -7,8 +7,22 @@ import type { Redis } from './redis.ts'
  * (plugins/invalidation.ts, which publishes and subscribes) and processes without an app (the
  * worker, which only publishes): channel `<REDIS_PREFIX>invalidate`, message `<kind> <key>`.
  */
+/** What a cache entry is about; the key names the entry (a tenant id or slug, `tenant:user`, a user id). */
 export type InvalidationKind = 'tenant' | 'membership' | 'user' | 'flags'
 export type InvalidationMessage = readonly [kind: InvalidationKind, key: string]
+export type InvalidationHandler = (key: string) => void
+
+/** What services see of invalidation (the app's `app.invalidation`, plugins/invalidation.ts). */
+export interface Invalidation {
+  /**
+   * Drops the entry here at once and on every other instance through Redis pub/sub. Call it after
+   * the change has committed. Never rejects: a message Redis does not take is kept and sent again.
+   */
+  publish: (kind: InvalidationKind, key: string) => Promise<void>
+  on: (kind: InvalidationKind, handler: InvalidationHandler) => void
+  /** called with no key when messages may have been missed (the subscriber reconnected): drop everything */
+  onResync: (handler: () => void) => void
+}
 
 /** The key of a `membership` message: one user's membership of one tenant. */
 export const membershipKey = (tenantId: string, userId: string) => `${tenantId}:${userId}`

@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { WebhookSignatureVerifier } from '../../../src/features/billing/signature.ts'
-import { splitList } from '../../../src/config.ts'
 import { AppError } from '../../../src/platform/errors.ts'
 import { PaymentEventBody, PaymentSignatureHeaders, WebhookAck } from '../../../src/features/billing/schemas.ts'
-import { unicodeJsonParser } from '../../../plugins/security.ts'
+import { unicodeJsonParser } from '../../../src/http/json-body.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,7 +21,7 @@ const EMPTY = Buffer.alloc(0)
  * they are parsed, then the schema validates the result.
  */
 const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const verifier = new WebhookSignatureVerifier(splitList(app.config.PAYMENTS_WEBHOOK_SECRETS))
+  const verifier = new WebhookSignatureVerifier(app.config.webhookSecrets)
   const parseJson = unicodeJsonParser(app)
   const billing = app.services.billing
 

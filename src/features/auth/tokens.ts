@@ -22,7 +22,7 @@ export interface IssuedToken {
 
 export interface AccessTokenOptions {
   /** HS256 secrets: the first signs, every one verifies (key rotation) */
-  secrets: string[]
+  secrets: readonly string[]
   ttlSeconds: number
   /** verified tokens remembered in memory (no crypto on a hit) */
   cacheSize?: number

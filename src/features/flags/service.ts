@@ -2,7 +2,7 @@ import type { TransactionSql } from 'postgres'
 import { forEachTenant, type Database } from '../../platform/db/database.ts'
 import { validationFailed } from '../../platform/errors.ts'
 import type { FlagDefinition } from './evaluate.ts'
-import type { Invalidation } from '../../../plugins/invalidation.ts'
+import type { Invalidation } from '../../platform/invalidation.ts'
 import { diff, recordAudit, type AuditAction, type FieldChanges } from '../audit/service.ts'
 
 export interface FlagRecord extends FlagDefinition {

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import type { Database } from '../../platform/db/database.ts'
-import type { Invalidation } from '../../../plugins/invalidation.ts'
+import type { Invalidation } from '../../platform/invalidation.ts'
 import { CoalescedLoads } from '../../platform/coalesced-loads.ts'
 import { membershipKey, parseMembershipKey } from '../../platform/invalidation.ts'
 import type { Role } from './permissions.ts'

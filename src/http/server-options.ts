@@ -1,0 +1,37 @@
+import type { FastifyServerOptions } from 'fastify'
+import type { Config } from '../config.ts'
+import { trimKeyword } from '../schemas/trim.ts'
+import { AccessLog } from './access-log.ts'
+import { frameworkErrors } from './problem-document.ts'
+import { parseQuerystring } from './querystring.ts'
+import { requestIdOf } from './request-id.ts'
+import { validatorFactory } from './schema-compiler.ts'
+
+/** Fastify's server options for Atrium (the logger is given by buildApp). */
+export function serverOptions (config: Config): FastifyServerOptions {
+  return {
+    // one process-wide logger: its mixin adds the request context, so no child logger per request
+    childLoggerFactory: logger => logger,
+    logController: new AccessLog(),
+    genReqId: requestIdOf,
+    requestIdHeader: false,
+    trustProxy: typeof config.trustProxy === 'boolean' ? config.trustProxy : [...config.trustProxy],
+    bodyLimit: 1_048_576,
+    routerOptions: { querystringParser: parseQuerystring },
+    frameworkErrors,
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: config.CONNECTION_REQUEST_TIMEOUT_MS,
+    return503OnClosing: true,
+    // query, params and headers are coerced from text; bodies are not (src/http/schema-compiler.ts)
+    schemaController: { compilersFactory: { buildValidator: validatorFactory } },
+    ajv: {
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: false
+      },
+      plugins: [trimKeyword]
+    }
+  }
+}
