@@ -47,7 +47,7 @@ function principalOf (claims: AccessClaims, user: AuthUser): Principal {
 
 /**
  * Authentication for every route not marked `config: { public: true }`: a bearer access token
- * (HS256 JWT, verified from an in-memory cache when hot, see src/auth/tokens.ts) and its user,
+ * (HS256 JWT, verified from an in-memory cache when hot, see src/features/auth/tokens.ts) and its user,
  * from an in-process cache dropped on every instance through the invalidation channel (publish
  * `user` with the user id on any change to a user). A steady-state request does no database or
  * Redis round trip. Missing or bad token, unknown or anonymized user: 401 `unauthenticated`;

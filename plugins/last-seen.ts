@@ -4,7 +4,7 @@ import { LastSeenRecorder, lastSeenKey } from '../src/features/last-seen/service
 
 /**
  * Last seen: after an authenticated request is answered, its user is noted in process; at most once
- * per user and minute that sends one unawaited write to Redis (src/services/last-seen.ts). Most
+ * per user and minute that sends one unawaited write to Redis (src/features/last-seen/service.ts). Most
  * requests pay a set lookup, none a round trip or a database write.
  */
 async function lastSeenPlugin (app: FastifyInstance): Promise<void> {

@@ -6,7 +6,7 @@ import { createLogger } from '../../src/platform/logger.ts'
 import { serveForBench } from './serve.ts'
 
 /**
- * Bare Fastify with Atrium's logger (src/logger.ts at LOG_LEVEL info, to stdout), serving /hello,
+ * Bare Fastify with Atrium's logger (src/platform/logger.ts at LOG_LEVEL info, to stdout), serving /hello,
  * in two variants that isolate what the tracing plugin costs (issue 3):
  * - BENCH_TRACING=off: Fastify's default request logging (a child logger per request, the
  *   "incoming request" and "request completed" lines);

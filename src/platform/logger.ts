@@ -29,7 +29,7 @@ export const redactedPaths = [
 const NO_CONTEXT = Object.freeze({})
 
 /**
- * One logger for the process, writing to a batched stdout (src/log-destination.ts). Its mixin adds the request (or job) context to every line written
+ * One logger for the process, writing to a batched stdout (src/platform/log-destination.ts). Its mixin adds the request (or job) context to every line written
  * while that work runs, from any depth, so no child logger is made per request.
  */
 export function createLogger (config: Pick<Config, 'LOG_LEVEL'>, destination?: DestinationStream): Logger {

@@ -361,7 +361,7 @@ export function plausibleCursor (cursor: string): boolean {
   return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month) && hour <= 23 && minute <= 59 && second <= 59
 }
 
-/** The flag list's cursor: base64url of the last flag key (src/services/flags.ts), decoded as leniently. */
+/** The flag list's cursor: base64url of the last flag key (src/features/flags/service.ts), decoded as leniently. */
 export const plausibleKeyCursor = (cursor: string) => /^[a-z0-9-]{1,64}$/.test(Buffer.from(cursor, 'base64url').toString('utf8'))
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')

@@ -1,7 +1,7 @@
 import type { TransactionSql } from '../../platform/db/database.ts'
 import { enqueue } from '../../platform/jobs/outbox.ts'
 
-/** The job that publishes a scheduled article at its publish_at (src/jobs/publish-article.ts). */
+/** The job that publishes a scheduled article at its publish_at (src/features/articles/publish-article.ts). */
 export const PUBLISH_ARTICLE_JOB = 'articles.publish-scheduled'
 
 /** What the job carries: the article and the time it was scheduled for when the job was made. */

@@ -11,7 +11,7 @@ export function isPaymentEventType (type: string): type is PaymentEventType {
   return (paymentEventTypes as readonly string[]).includes(type)
 }
 
-/** Job names of billing (src/billing/jobs.ts); the service enqueues them. */
+/** Job names of billing (src/features/billing/jobs.ts); the service enqueues them. */
 export const billingJobNames = {
   /** applies one recorded event to the tenant's subscription; queue `billing` */
   processEvent: 'billing.process-event',

@@ -4,7 +4,7 @@ import type { JobType } from '../../platform/jobs/registry.ts'
 
 export const FLUSH_LAST_SEEN_JOB = 'users.flush-last-seen'
 
-/** Every LAST_SEEN_FLUSH_MS, moves the last-seen times recorded in Redis to users.last_seen_at (src/services/last-seen.ts). */
+/** Every LAST_SEEN_FLUSH_MS, moves the last-seen times recorded in Redis to users.last_seen_at (src/features/last-seen/service.ts). */
 export function flushLastSeenJob (config: Pick<Config, 'REDIS_PREFIX' | 'LAST_SEEN_FLUSH_MS'>): JobType {
   const key = lastSeenKey(config.REDIS_PREFIX)
   return {

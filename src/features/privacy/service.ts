@@ -29,7 +29,7 @@ export const downloadPath = (exportId: string): string => `/v1/me/exports/${expo
 
 /**
  * GDPR: a user's data exports and the deletion of its account. Both do their work in a job
- * (src/privacy/jobs.ts) enqueued through the outbox in the request's transaction. Exports are the
+ * (src/features/privacy/jobs.ts) enqueued through the outbox in the request's transaction. Exports are the
  * user's own: every query is scoped by the caller's id, and another user's export is not found.
  */
 export class PrivacyService {

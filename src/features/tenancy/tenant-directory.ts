@@ -13,7 +13,7 @@ export interface Tenant {
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-/** the slug rule of POST /v1/tenants (src/schemas/tenant.ts): 3..40 characters */
+/** the slug rule of POST /v1/tenants (src/features/tenancy/schemas.ts): 3..40 characters */
 const slugPattern = /^[a-z0-9](-?[a-z0-9])*$/
 
 /** A lower-cased tenant id or slug. Anything else names no tenant and is never looked up or cached. */

@@ -9,7 +9,7 @@ import { createTenant, enableFeature, relaxedAuthLimits, signUp } from '../../he
 import type { Role } from '../../../src/features/tenancy/permissions.ts'
 
 /**
- * API.md's permission table, written out here on purpose (not imported from src/permissions.ts),
+ * API.md's permission table, written out here on purpose (not imported from src/features/tenancy/permissions.ts),
  * so that the code is checked against the contract rather than against itself.
  */
 const contract: Record<string, readonly Role[]> = {
