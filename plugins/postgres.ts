@@ -37,7 +37,7 @@ async function postgresPlugin (app: FastifyInstance): Promise<void> {
   const sql = createSql(app.config.DATABASE_URL, { max: app.config.DATABASE_POOL_MAX })
   app.decorate('sql', sql)
   app.decorate('db', new Database(sql, {
-    log: app.log as unknown as import('../src/platform/logger.ts').Logger,
+    log: app.log,
     slowQueryMs: app.config.SLOW_QUERY_MS,
     lockTimeoutMs: app.config.LOCK_TIMEOUT_MS,
     defaultBudgetMs: app.config.DATABASE_STATEMENT_TIMEOUT_MS

@@ -1,15 +1,30 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { ArticlesService } from '../src/features/articles/service.ts'
+import { AuditService } from '../src/features/audit/service.ts'
+import { AuthService } from '../src/features/auth/service.ts'
+import { UsersService } from '../src/features/auth/users.ts'
 import { BillingService } from '../src/features/billing/service.ts'
+import { WebhookSignatureVerifier } from '../src/features/billing/signature.ts'
 import { MembersService } from '../src/features/tenancy/members.ts'
+import { TenantsService } from '../src/features/tenancy/tenants.ts'
 import { PrivacyService } from '../src/features/privacy/service.ts'
+import type { FeatureFlags } from './feature-flags.ts'
 
+/** Everything a route calls, built once at start: a route reads `app.services.<name>` and constructs nothing. */
 export interface Services {
   articles: ArticlesService
+  audit: AuditService
+  auth: AuthService
   billing: BillingService
+  /** the feature-flags plugin's flags (it owns their in-memory store and its reloads) */
+  flags: FeatureFlags
   members: MembersService
+  /** checks `Payments-Signature` on the payment provider's webhooks */
+  paymentSignatures: WebhookSignatureVerifier
   privacy: PrivacyService
+  tenants: TenantsService
+  users: UsersService
 }
 
 declare module 'fastify' {
@@ -19,14 +34,34 @@ declare module 'fastify' {
   }
 }
 
-/** Builds the domain services once, on the app's database and invalidation channel. */
+/**
+ * Builds the domain services once, on the app's database, invalidation channel and logger, with
+ * what the auth and tenancy plugins own (token issuing, the cached tenant directory).
+ */
 async function servicesPlugin (app: FastifyInstance): Promise<void> {
   app.decorate('services', {
     articles: new ArticlesService(app.db),
+    audit: new AuditService(app.db),
+    auth: new AuthService({
+      db: app.db,
+      tokens: app.accessTokens,
+      tenants: app.tenants,
+      refreshTtlSeconds: app.config.REFRESH_TOKEN_TTL_S,
+      successorKey: app.config.jwtSecrets[0],
+      log: app.log
+    }),
     billing: new BillingService(app.db),
+    flags: app.flags,
     members: new MembersService(app.db, app.invalidation),
-    privacy: new PrivacyService(app.db)
-  })
+    paymentSignatures: new WebhookSignatureVerifier(app.config.webhookSecrets),
+    privacy: new PrivacyService(app.db),
+    tenants: new TenantsService(app.db, app.invalidation),
+    users: new UsersService(app.db)
+  } satisfies Services)
 }
 
-export default fp(servicesPlugin, { name: 'services', fastify: '5.x', dependencies: ['postgres', 'invalidation'] })
+export default fp(servicesPlugin, {
+  name: 'services',
+  fastify: '5.x',
+  dependencies: ['postgres', 'invalidation', 'auth', 'tenancy', 'feature-flags']
+})

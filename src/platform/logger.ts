@@ -6,6 +6,16 @@ import { batchedStdout } from './log-destination.ts'
 export type { Logger }
 
 /**
+ * The logger a service (and the Database) takes: only the calls they make, a level with fields
+ * and a message. Both the app's logger (`app.log`) and a pino Logger (the worker's, a test's) fit
+ * it as they are, so no one casts one into the other.
+ */
+export interface ServiceLog {
+  debug: (fields: object, message: string) => void
+  warn: (fields: object, message: string) => void
+}
+
+/**
  * Paths never written to a log, whatever logs them. Exact paths only: redaction runs on every
  * line, and wildcard paths cost several times more (profiled at 2% of a request with them).
  */

@@ -2,22 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { LoginBody, RefreshBody, RegisterBody, TokenPair } from '../../../src/features/auth/schemas.ts'
 import { User } from '../../../src/features/auth/user-schemas.ts'
-import { AuthService } from '../../../src/features/auth/service.ts'
-import { splitList } from '../../../src/config.ts'
-import type { Logger } from '../../../src/platform/logger.ts'
 
 const tags = ['auth']
 
 /** Login and register are public and rate limited (plugins/rate-limit.ts); refresh and logout take the refresh token as their credential. */
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const auth = new AuthService({
-    db: app.db,
-    tokens: app.accessTokens,
-    tenants: app.tenants,
-    refreshTtlSeconds: app.config.REFRESH_TOKEN_TTL_S,
-    successorKey: splitList(app.config.JWT_SECRETS)[0] ?? '',
-    log: app.log as unknown as Logger
-  })
+  const auth = app.services.auth
 
   app.post('/register', {
     config: { public: true, authRateLimit: true },

@@ -2,6 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Features } from '../../../src/features/flags/schemas.ts'
 
 const featuresRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const flags = app.services.flags
+
   app.get('/', {
     config: { permission: 'member' },
     schema: {
@@ -10,7 +12,7 @@ const featuresRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: Features }
     }
   }, async (request) => ({
-    features: app.flags.all({ tenantId: request.tenant!.id, isStaff: request.principal!.isStaff })
+    features: flags.all({ tenantId: request.tenant!.id, isStaff: request.principal!.isStaff })
   }))
 }
 

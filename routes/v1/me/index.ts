@@ -2,9 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { DeleteMeBody } from '../../../src/features/privacy/schemas.ts'
 import { Me } from '../../../src/features/auth/user-schemas.ts'
-import { me } from '../../../src/features/auth/users.ts'
 
 const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { privacy, users } = app.services
+
   app.get('/', {
     config: { permission: 'authenticated' },
     schema: {
@@ -12,7 +13,7 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['auth'],
       response: { 200: Me }
     }
-  }, async (request) => me(app.db, request.principal!.userId))
+  }, async (request) => users.me(request.principal!.userId))
 
   app.delete('/', {
     config: { permission: 'authenticated', passwordRateLimit: true },
@@ -27,7 +28,7 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 202: Type.Null({ description: 'accepted: the account is anonymized shortly' }) }
     }
   }, async (request, reply) => {
-    await app.services.privacy.requestDeletion(request.principal!.userId, request.body.password)
+    await privacy.requestDeletion(request.principal!.userId, request.body.password)
     reply.code(202)
   })
 }

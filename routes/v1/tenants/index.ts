@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { NewTenantBody, Tenant } from '../../../src/features/tenancy/schemas.ts'
-import { createTenant } from '../../../src/features/tenancy/tenants.ts'
 
 const tenantsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const tenants = app.services.tenants
+
   app.post('/', {
     config: { permission: 'authenticated' },
     schema: {
@@ -13,7 +14,7 @@ const tenantsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 201: Type.Object({ tenant: Tenant }) }
     }
   }, async (request, reply) => {
-    const tenant = await createTenant(app.db, app.invalidation, request.principal!.userId, request.body)
+    const tenant = await tenants.create(request.principal!.userId, request.body)
     reply.code(201)
     return { tenant }
   })

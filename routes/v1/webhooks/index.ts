@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { WebhookSignatureVerifier } from '../../../src/features/billing/signature.ts'
 import { AppError } from '../../../src/platform/errors.ts'
 import { PaymentEventBody, PaymentSignatureHeaders, WebhookAck } from '../../../src/features/billing/schemas.ts'
 import { unicodeJsonParser } from '../../../src/http/json-body.ts'
@@ -21,9 +20,8 @@ const EMPTY = Buffer.alloc(0)
  * they are parsed, then the schema validates the result.
  */
 const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const verifier = new WebhookSignatureVerifier(app.config.webhookSecrets)
+  const { billing, paymentSignatures } = app.services
   const parseJson = unicodeJsonParser(app)
-  const billing = app.services.billing
 
   app.decorateRequest('rawBody', null)
   app.removeAllContentTypeParsers()
@@ -33,7 +31,7 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const raw = Buffer.isBuffer(request.body) ? request.body : EMPTY
     request.rawBody = raw
     const header = request.headers['payments-signature']
-    if (!verifier.verify(typeof header === 'string' ? header : undefined, raw)) {
+    if (!paymentSignatures.verify(typeof header === 'string' ? header : undefined, raw)) {
       throw new AppError('invalid_signature', { detail: 'Payments-Signature does not match the body, or its timestamp is not within 5 minutes' })
     }
     request.body = await new Promise<unknown>((resolve, reject) => {

@@ -2,7 +2,7 @@ import type { Database, TransactionSql } from '../../platform/db/database.ts'
 import { isUniqueViolation } from '../../platform/db/errors.ts'
 import { AppError, conflict } from '../../platform/errors.ts'
 import { uuidv7 } from '../../platform/ids.ts'
-import type { Logger } from '../../platform/logger.ts'
+import type { ServiceLog } from '../../platform/logger.ts'
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from './passwords.ts'
 import { hashRefreshToken, newRefreshToken, successorRefreshToken, type NewRefreshToken } from './refresh-tokens.ts'
 import type { AccessTokens } from './tokens.ts'
@@ -32,7 +32,7 @@ export interface AuthServiceOptions {
   refreshTtlSeconds: number
   /** server key of the successor derivation (successorRefreshToken): the JWT signing secret */
   successorKey: string
-  log: Logger
+  log: ServiceLog
 }
 
 /**

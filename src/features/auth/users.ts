@@ -25,20 +25,25 @@ export async function loadAuthUser (db: Database, userId: string): Promise<AuthU
   return { name: row.name, email: row.email, isStaff: row.is_staff, deleted: row.deleted }
 }
 
-/**
- * The caller and its memberships across tenants, in one statement: user_memberships() is the
- * SECURITY DEFINER function that reads memberships past row-level security for this user only.
- */
-export async function me (db: Database, userId: string): Promise<Me> {
-  const [row] = await db.read('me', null, sql => sql<MeRow[]>`
-    select u.id, u.email, u.name, u.is_staff, u.created_at,
-      coalesce((select json_agg(json_build_object('id', m.tenant_id, 'slug', m.slug, 'name', m.name, 'role', m.role) order by m.created_at, m.slug)
-                from user_memberships(u.id) m), '[]'::json) as memberships
-    from users u
-    where u.id = ${userId} and u.deleted_at is null`)
-  if (row === undefined) throw new AppError('unauthenticated', { detail: 'the user no longer exists' })
-  return {
-    user: { id: row.id, email: row.email, name: row.name, is_staff: row.is_staff, created_at: row.created_at },
-    memberships: row.memberships.map(m => ({ tenant: { id: m.id, slug: m.slug, name: m.name }, role: m.role }))
+/** The caller's own account, as `GET /v1/me` reads it. */
+export class UsersService {
+  constructor (private readonly db: Database) {}
+
+  /**
+   * The caller and its memberships across tenants, in one statement: user_memberships() is the
+   * SECURITY DEFINER function that reads memberships past row-level security for this user only.
+   */
+  async me (userId: string): Promise<Me> {
+    const [row] = await this.db.read('me', null, sql => sql<MeRow[]>`
+      select u.id, u.email, u.name, u.is_staff, u.created_at,
+        coalesce((select json_agg(json_build_object('id', m.tenant_id, 'slug', m.slug, 'name', m.name, 'role', m.role) order by m.created_at, m.slug)
+                  from user_memberships(u.id) m), '[]'::json) as memberships
+      from users u
+      where u.id = ${userId} and u.deleted_at is null`)
+    if (row === undefined) throw new AppError('unauthenticated', { detail: 'the user no longer exists' })
+    return {
+      user: { id: row.id, email: row.email, name: row.name, is_staff: row.is_staff, created_at: row.created_at },
+      memberships: row.memberships.map(m => ({ tenant: { id: m.id, slug: m.slug, name: m.name }, role: m.role }))
+    }
   }
 }

@@ -1,4 +1,5 @@
 import type { Database } from '../../platform/db/database.ts'
+import type { ServiceLog } from '../../platform/logger.ts'
 import type { Redis } from '../../platform/redis.ts'
 
 /**
@@ -13,10 +14,6 @@ export const lastSeenKey = (redisPrefix: string): string => `${redisPrefix}last-
 
 const MINUTE_MS = 60_000
 
-export interface DebugLog {
-  debug: (fields: object, message: string) => void
-}
-
 /**
  * The request side. Only users already recorded in the current minute are remembered, so memory
  * holds the users of one minute and a new minute starts empty.
@@ -28,7 +25,7 @@ export class LastSeenRecorder {
   constructor (
     private readonly redis: Redis,
     private readonly key: string,
-    private readonly log: DebugLog,
+    private readonly log: ServiceLog,
     private readonly now: () => number = Date.now
   ) {}
 

@@ -1,12 +1,12 @@
 import type { PendingQuery, Row, Sql, TransactionSql } from 'postgres'
 import { currentContext } from '../../context.ts'
 import { AppError } from '../errors.ts'
-import type { Logger } from '../logger.ts'
+import type { ServiceLog } from '../logger.ts'
 
 export type { Sql, TransactionSql }
 
 export interface DatabaseOptions {
-  log: Logger
+  log: ServiceLog
   /** queries (or transactions) slower than this are logged, without their parameters */
   slowQueryMs: number
   /** lock_timeout inside a transaction, capped by the remaining budget */

@@ -5,10 +5,12 @@ import { FlagBody, FlagEnvelope, FlagList, FlagParams } from '../../../../src/fe
 const tags = ['flags']
 
 const flagAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const flags = app.services.flags
+
   app.get('/', {
     config: { permission: 'staff' },
     schema: { summary: 'List every feature flag, ordered by key (staff)', tags, querystring: ListQuery, response: { 200: FlagList } }
-  }, async (request) => app.flags.list(request.query.limit, request.query.cursor))
+  }, async (request) => flags.list(request.query.limit, request.query.cursor))
 
   app.put('/:key', {
     config: { permission: 'staff' },
@@ -19,7 +21,7 @@ const flagAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: FlagBody,
       response: { 200: FlagEnvelope }
     }
-  }, async (request) => ({ flag: await app.flags.put(request.params.key, request.body) }))
+  }, async (request) => ({ flag: await flags.put(request.params.key, request.body) }))
 }
 
 export default flagAdminRoutes
