@@ -1,5 +1,29 @@
 import neostandard from 'neostandard'
 
+// The layout's import rule (README, Layout). Patterns match the import specifier as written
+// (relative, with its .ts extension).
+const upIntoPluginsOrRoutes = {
+  regex: '(^|/)(plugins|routes)/',
+  message: 'src/ never imports from plugins/ or routes/: move what both need into src/http/ or src/platform/.'
+}
+const intoFeatureInternals = {
+  regex: '(^|/)features/[^/]+/(?!index\\.ts$)',
+  message: "a feature's public entry is its index.ts: import from src/features/<name>/index.ts."
+}
+const siblingFeatureInternals = {
+  // from src/features/<a>/<file>.ts, '../<b>/<file>.ts' is another feature's internals
+  regex: '^\\.\\./[^./][^/]*/(?!index\\.ts$)',
+  message: "another feature's internals: import from its index.ts, its public entry."
+}
+const intoFeatures = {
+  regex: '(^|/)features/',
+  message: 'the platform knows no feature: it is what every feature builds on.'
+}
+const postgresDriver = {
+  name: 'postgres',
+  message: 'only the platform db layer (src/platform/db/) talks to postgres.js; use its Database, Sql and TransactionSql types.'
+}
+
 export default [
   ...neostandard({
     ts: true,
@@ -8,5 +32,35 @@ export default [
   {
     // a TypeBox schema and its Static type share one name by design
     rules: { '@typescript-eslint/no-redeclare': 'off' }
+  },
+  {
+    files: ['src/*.ts', 'src/http/**/*.ts', 'src/schemas/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: [postgresDriver], patterns: [upIntoPluginsOrRoutes, intoFeatureInternals] }] }
+  },
+  {
+    files: ['src/features/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: [postgresDriver], patterns: [upIntoPluginsOrRoutes, { ...siblingFeatureInternals, regex: '^\\./[^./][^/]*/(?!index\\.ts$)' }] }] }
+  },
+  {
+    files: ['src/features/*/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: [postgresDriver], patterns: [upIntoPluginsOrRoutes, siblingFeatureInternals] }] }
+  },
+  {
+    files: ['src/platform/**/*.ts'],
+    ignores: ['src/platform/db/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: [postgresDriver], patterns: [upIntoPluginsOrRoutes, intoFeatures] }] }
+  },
+  {
+    files: ['src/platform/db/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [upIntoPluginsOrRoutes, intoFeatures] }] }
+  },
+  {
+    files: ['plugins/**/*.ts', 'routes/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: [postgresDriver], patterns: [intoFeatureInternals] }] }
+  },
+  {
+    // plugins register each other through autoload and fastify-plugin dependencies, never by import
+    files: ['routes/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: [postgresDriver], patterns: [intoFeatureInternals, { regex: '(^|/)plugins/', message: 'routes reach plugins through the app (decorators, route config), not by import.' }] }] }
   }
 ]

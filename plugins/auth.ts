@@ -1,10 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { AppError } from '../src/platform/errors.ts'
-import { dummyHash } from '../src/features/auth/passwords.ts'
-import { AccessTokens, type AccessClaims } from '../src/features/auth/tokens.ts'
-import { UserCache, type AuthUser } from '../src/features/auth/user-cache.ts'
-import { loadAuthUser } from '../src/features/auth/users.ts'
+import { type AccessClaims, AccessTokens, type AuthUser, dummyHash, loadAuthUser, UserCache } from '../src/features/auth/index.ts'
 
 /** Who is calling: set on every route that is not public. */
 export interface Principal {

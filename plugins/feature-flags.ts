@@ -1,9 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import type { FlagCaller } from '../src/features/flags/evaluate.ts'
-import { FlagStore } from '../src/features/flags/store.ts'
-import { FLAG_KEY_PATTERN } from '../src/features/flags/schemas.ts'
-import { FlagsService, type FlagInput, type FlagRecord } from '../src/features/flags/service.ts'
+import type { FlagCaller } from '../src/features/flags/index.ts'
+import { FLAG_KEY_PATTERN, type FlagInput, type FlagRecord, FlagsService, FlagStore } from '../src/features/flags/index.ts'
 
 export interface FeatureFlags {
   /** from memory: no database or Redis round trip */

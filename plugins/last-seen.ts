@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import { LastSeenRecorder, lastSeenKey } from '../src/features/last-seen/service.ts'
+import { lastSeenKey, LastSeenRecorder } from '../src/features/last-seen/index.ts'
 
 /**
  * Last seen: after an authenticated request is answered, its user is noted in process; at most once

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
 import { AppError } from '../src/platform/errors.ts'
-import { can, permissions, type RouteAccess } from '../src/features/tenancy/permissions.ts'
+import { can, permissions, type RouteAccess } from '../src/features/tenancy/index.ts'
 
 declare module 'fastify' {
   interface FastifyContextConfig {

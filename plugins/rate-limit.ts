@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler, preHandlerAsyncHookHandler, RouteOptions } from 'fastify'
 import { AppError } from '../src/platform/errors.ts'
-import { normalizeEmail } from '../src/features/auth/service.ts'
+import { normalizeEmail } from '../src/features/auth/index.ts'
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { AppError, validationFailed } from '../src/platform/errors.ts'
-import type { Role } from '../src/features/tenancy/permissions.ts'
-import { isTenantKey, TenantDirectory, type Tenant } from '../src/features/tenancy/tenant-directory.ts'
+import type { Role } from '../src/features/tenancy/index.ts'
+import { isTenantKey, type TenantRow as Tenant, TenantDirectory } from '../src/features/tenancy/index.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,7 +1,7 @@
-import { hashPassword } from './features/auth/passwords.ts'
+import { hashPassword } from './features/auth/index.ts'
 import type { Database } from './platform/db/database.ts'
 import { uuidv7 } from './platform/ids.ts'
-import type { Role } from './features/tenancy/permissions.ts'
+import type { Role } from './features/tenancy/index.ts'
 
 export const DEMO_PASSWORD = 'atrium-demo-password'
 const demoRoles: Role[] = ['owner', 'admin', 'editor', 'viewer']

@@ -1,9 +1,9 @@
-import { registerBillingJobs } from './billing/jobs.ts'
+import { registerBillingJobs } from './billing/index.ts'
 import type { Config } from '../config.ts'
 import { createMailer } from '../platform/mail-transport.ts'
-import { registerPrivacyJobs } from './privacy/jobs.ts'
-import { flushLastSeenJob } from './last-seen/flush-last-seen.ts'
-import { publishArticleJob } from './articles/publish-article.ts'
+import { registerPrivacyJobs } from './privacy/index.ts'
+import { flushLastSeenJob } from './last-seen/index.ts'
+import { publishArticleJob } from './articles/index.ts'
 import { JobRegistry } from '../platform/jobs/registry.ts'
 
 /** Every job type of the domain, for the worker of `npm start` and ROLE=worker. Features register theirs here. */

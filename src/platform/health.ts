@@ -1,4 +1,4 @@
-import type { Sql } from 'postgres'
+import type { Sql } from './db/database.ts'
 import type { Redis } from 'ioredis'
 
 export type CheckResult = 'ok' | 'fail'

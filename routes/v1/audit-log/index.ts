@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { AuditList, AuditQuery } from '../../../src/features/audit/schemas.ts'
+import { AuditList, AuditQuery } from '../../../src/features/audit/index.ts'
 
 const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const audit = app.services.audit

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { LoginBody, RefreshBody, RegisterBody, TokenPair } from '../../../src/features/auth/schemas.ts'
-import { User } from '../../../src/features/auth/user-schemas.ts'
+import { LoginBody, RefreshBody, RegisterBody, TokenPair, User } from '../../../src/features/auth/index.ts'
 
 const tags = ['auth']
 

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Features } from '../../../src/features/flags/schemas.ts'
+import { Features } from '../../../src/features/flags/index.ts'
 
 const featuresRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const flags = app.services.flags

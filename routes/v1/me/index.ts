@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { DeleteMeBody } from '../../../src/features/privacy/schemas.ts'
-import { Me } from '../../../src/features/auth/user-schemas.ts'
+import { DeleteMeBody } from '../../../src/features/privacy/index.ts'
+import { Me } from '../../../src/features/auth/index.ts'
 
 const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { privacy, users } = app.services

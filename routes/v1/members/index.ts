@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { ListQuery } from '../../../src/schemas/common.ts'
-import { Member, MemberList, MemberParams, NewMemberBody, RoleChangeBody } from '../../../src/features/tenancy/schemas.ts'
+import { Member, MemberList, MemberParams, NewMemberBody, RoleChangeBody } from '../../../src/features/tenancy/index.ts'
 import type { FastifyRequest } from 'fastify'
-import type { MemberActor } from '../../../src/features/tenancy/members.ts'
+import type { MemberActor } from '../../../src/features/tenancy/index.ts'
 
 const actorOf = (request: FastifyRequest): MemberActor => ({ userId: request.principal!.userId })
 

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Subscription } from '../../../src/features/billing/schemas.ts'
+import { Subscription } from '../../../src/features/billing/index.ts'
 
 const subscriptionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const billing = app.services.billing

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { Tenant } from '../../../src/features/tenancy/schemas.ts'
+import { Tenant } from '../../../src/features/tenancy/index.ts'
 
 const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/', {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { NewTenantBody, Tenant } from '../../../src/features/tenancy/schemas.ts'
+import { NewTenantBody, Tenant } from '../../../src/features/tenancy/index.ts'
 
 const tenantsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const tenants = app.services.tenants

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { AppError } from '../../../src/platform/errors.ts'
-import { PaymentEventBody, PaymentSignatureHeaders, WebhookAck } from '../../../src/features/billing/schemas.ts'
+import { PaymentEventBody, PaymentSignatureHeaders, WebhookAck } from '../../../src/features/billing/index.ts'
 import { unicodeJsonParser } from '../../../src/http/json-body.ts'
 
 declare module 'fastify' {

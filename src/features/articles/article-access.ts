@@ -1,5 +1,5 @@
 import { forbidden } from '../../platform/errors.ts'
-import { atLeast, type Role } from '../tenancy/permissions.ts'
+import { atLeast, type Role } from '../tenancy/index.ts'
 
 export interface Actor { userId: string, role: Role }
 

@@ -1,12 +1,11 @@
-import type { TransactionSql } from 'postgres'
-import type { Database } from '../../platform/db/database.ts'
+import type { Database, TransactionSql } from '../../platform/db/database.ts'
 import { conflict, notFound, validationFailed } from '../../platform/errors.ts'
 import { decodeCursor, page } from '../../platform/pagination.ts'
 import type { Article, ArticleStatus } from './schemas.ts'
 import { toArticle, type ArticleRow } from './article-row.ts'
 import { assertMayModifyArticle, type Actor } from './article-access.ts'
-import { assertCurrentRole } from '../tenancy/actor-role.ts'
-import { diff, recordAudit } from '../audit/service.ts'
+import { assertCurrentRole } from '../tenancy/index.ts'
+import { diff, recordAudit } from '../audit/index.ts'
 import { enqueuePublication } from './scheduled-publishing.ts'
 
 export interface ArticleFilters {

@@ -1,6 +1,5 @@
-import type { TransactionSql } from 'postgres'
 import { currentContext } from '../../context.ts'
-import type { Database } from '../../platform/db/database.ts'
+import type { Database, TransactionSql } from '../../platform/db/database.ts'
 import { decodeCursor, page } from '../../platform/pagination.ts'
 
 export type AuditAction = 'created' | 'updated' | 'deleted' | 'published' | 'scheduled' |

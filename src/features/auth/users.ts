@@ -1,6 +1,6 @@
 import type { Database } from '../../platform/db/database.ts'
 import { AppError } from '../../platform/errors.ts'
-import type { Role } from '../tenancy/permissions.ts'
+import type { Role } from '../tenancy/index.ts'
 import type { AuthUser } from './user-cache.ts'
 
 export interface Me {

@@ -1,13 +1,12 @@
-import type { TransactionSql } from 'postgres'
 import { currentContext } from '../../context.ts'
-import type { Database } from '../../platform/db/database.ts'
+import type { Database, TransactionSql } from '../../platform/db/database.ts'
 import { notFound } from '../../platform/errors.ts'
 import { billingJobNames, isPaymentEventType } from './events.ts'
 import { receiptMail } from './receipt.ts'
 import { enqueue, wakeRelay } from '../../platform/jobs/outbox.ts'
 import type { Mailer } from '../../platform/mail-transport.ts'
 import type { PaymentEvent, SubscriptionView } from './schemas.ts'
-import { diff, recordAudit, type FieldChanges } from '../audit/service.ts'
+import { diff, type FieldChanges, recordAudit } from '../audit/index.ts'
 
 type SubscriptionStatus = SubscriptionView['status']
 

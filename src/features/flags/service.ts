@@ -1,9 +1,8 @@
-import type { TransactionSql } from 'postgres'
-import { forEachTenant, type Database } from '../../platform/db/database.ts'
+import { type Database, forEachTenant, type TransactionSql } from '../../platform/db/database.ts'
 import { validationFailed } from '../../platform/errors.ts'
 import type { FlagDefinition } from './evaluate.ts'
 import type { Invalidation } from '../../platform/invalidation.ts'
-import { diff, recordAudit, type AuditAction, type FieldChanges } from '../audit/service.ts'
+import { type AuditAction, diff, type FieldChanges, recordAudit } from '../audit/index.ts'
 
 export interface FlagRecord extends FlagDefinition {
   updated_at: Date

@@ -1,6 +1,6 @@
 import { forEachTenant, type Database, type TransactionSql } from '../../platform/db/database.ts'
-import type { Role } from '../tenancy/permissions.ts'
-import { recordAudit } from '../audit/service.ts'
+import type { Role } from '../tenancy/index.ts'
+import { recordAudit } from '../audit/index.ts'
 import { membershipKey, type InvalidationMessage } from '../../platform/invalidation.ts'
 
 /** A tenant the user is a member of, as user_tenant_standing() (migrations/0008) reports it. */

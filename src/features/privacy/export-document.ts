@@ -1,8 +1,8 @@
 import type { TransactionSql } from '../../platform/db/database.ts'
-import type { Role } from '../tenancy/permissions.ts'
-import type { ArticleStatus } from '../articles/schemas.ts'
+import type { Role } from '../tenancy/index.ts'
+import type { ArticleStatus } from '../articles/index.ts'
 import type { ExportDocument } from './schemas.ts'
-import type { FieldChanges } from '../audit/service.ts'
+import type { FieldChanges } from '../audit/index.ts'
 
 interface ProfileRow {
   id: string

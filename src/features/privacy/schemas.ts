@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ArticleStatus } from '../articles/schemas.ts'
-import { AuditEntry } from '../audit/schemas.ts'
+import { ArticleStatus } from '../articles/index.ts'
+import { AuditEntry } from '../audit/index.ts'
 import { Body, Role, Timestamp, Uuid } from '../../schemas/common.ts'
 
 export const ExportParams = Type.Object({ id: Uuid })

@@ -1,6 +1,6 @@
 import type { Database } from '../../platform/db/database.ts'
 import { AppError, conflict, forbidden, notFound } from '../../platform/errors.ts'
-import { verifyPassword } from '../auth/passwords.ts'
+import { verifyPassword } from '../auth/index.ts'
 import { enqueue } from '../../platform/jobs/outbox.ts'
 import { tenantStanding, tenantsBlockingDeletion } from './account-deletion.ts'
 import { DELETE_ACCOUNT_JOB, EXPORT_JOB, type DeleteAccountJobPayload, type ExportJobPayload } from './jobs.ts'

@@ -1,4 +1,4 @@
-import type { TransactionSql } from 'postgres'
+import type { TransactionSql } from '../../platform/db/database.ts'
 import { forbidden } from '../../platform/errors.ts'
 import { can, type Permission, type Role } from './permissions.ts'
 

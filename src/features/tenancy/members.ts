@@ -1,12 +1,11 @@
-import type { TransactionSql } from 'postgres'
-import type { Database } from '../../platform/db/database.ts'
+import type { Database, TransactionSql } from '../../platform/db/database.ts'
 import { isUniqueViolation } from '../../platform/db/errors.ts'
 import { AppError, conflict, forbidden, notFound } from '../../platform/errors.ts'
 import { decodeCursor, page } from '../../platform/pagination.ts'
 import type { Role } from './permissions.ts'
 import type { Invalidation } from '../../platform/invalidation.ts'
 import { membershipKey } from '../../platform/invalidation.ts'
-import { recordAudit } from '../audit/service.ts'
+import { recordAudit } from '../audit/index.ts'
 import { assertCurrentRole, assertGrants } from './actor-role.ts'
 
 export interface Member {

@@ -4,7 +4,7 @@ import { AppError, conflict } from '../../platform/errors.ts'
 import { uuidv7 } from '../../platform/ids.ts'
 import type { Invalidation } from '../../platform/invalidation.ts'
 import { membershipKey } from '../../platform/invalidation.ts'
-import { recordAudit } from '../audit/service.ts'
+import { recordAudit } from '../audit/index.ts'
 import type { Tenant } from './tenant-directory.ts'
 
 export interface NewTenant { slug: string, name: string }

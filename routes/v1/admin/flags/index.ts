@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ListQuery } from '../../../../src/schemas/common.ts'
-import { FlagBody, FlagEnvelope, FlagList, FlagParams } from '../../../../src/features/flags/schemas.ts'
+import { FlagBody, FlagEnvelope, FlagList, FlagParams } from '../../../../src/features/flags/index.ts'
 
 const tags = ['flags']
 

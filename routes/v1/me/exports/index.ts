@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ExportCreated, ExportDocument, ExportEnvelope, ExportParams } from '../../../../src/features/privacy/schemas.ts'
+import { ExportCreated, ExportDocument, ExportEnvelope, ExportParams } from '../../../../src/features/privacy/index.ts'
 
 const tags = ['privacy']
 

@@ -1,0 +1,8 @@
+/**
+ * Articles: drafts, publishing now or on a schedule, per-tenant listing. The public entry of the
+ * feature: other features, plugins and routes import from here.
+ */
+export * from './schemas.ts'
+export { ArticlesService } from './service.ts'
+export type { Actor } from './article-access.ts'
+export { publishArticleJob } from './publish-article.ts'
