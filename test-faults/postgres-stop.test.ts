@@ -1,12 +1,13 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { bearer, createTenant, relaxedAuthLimits } from '../test/helpers/tenants.ts'
+import { createTenant, relaxedAuthLimits } from '../test/helpers/tenants.ts'
+import { bearer } from '../test/helpers/users.ts'
 import { startPrivateRedis } from '../test/helpers/redis-server.ts'
 import { waitFor } from '../test/helpers/wait.ts'
+import { shutdownRedisIfOrphaned } from '../test/helpers/orphans.ts'
 import { startFaultApp } from './helpers/app.ts'
-import { checkArticles } from './helpers/articles.ts'
+import { checkArticles, recordWrites } from './helpers/articles.ts'
 import { startLoad, summaryLine, tally, type LoadRequest, type Outcome } from './helpers/load.ts'
-import { shutdownRedisIfOrphaned } from './helpers/orphans.ts'
 import { startPrivatePostgres } from './helpers/postgres-cluster.ts'
 
 /** The route budget (REQUEST_TIMEOUT_MS) and what a 503 may take beyond it before it counts as a hang. */
@@ -18,17 +19,10 @@ const OUTAGE_MS = 3_000
 const LOAD_AFTER_RECOVERY_MS = 1_000
 const RECOVERY_LIMIT_MS = 20_000
 
-interface Readiness { status: string, checks: { postgres: string, redis: string } }
-
 const pg = await startPrivatePostgres(t)
 const redis = await startPrivateRedis(t)
 shutdownRedisIfOrphaned(t, redis.port)
-const { app, baseUrl, logs } = await startFaultApp(t, pg, redis, { env: { REQUEST_TIMEOUT_MS: String(BUDGET_MS), ...relaxedAuthLimits } })
-
-async function readyz (): Promise<{ status: number, body: Readiness }> {
-  const response = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(5_000) })
-  return { status: response.status, body: await response.json() as Readiness }
-}
+const { app, baseUrl, logs, readyz } = await startFaultApp(t, pg, redis, { env: { REQUEST_TIMEOUT_MS: String(BUDGET_MS), ...relaxedAuthLimits } })
 
 t.test('PostgreSQL stops during load: fast 503s, /readyz fails, recovery without a restart, nothing half-written', async tt => {
   const tenant = await createTenant(app)
@@ -89,10 +83,7 @@ t.test('PostgreSQL stops during load: fast 503s, /readyz fails, recovery without
 
   // The data: every acknowledged article exactly once, each with its one audit entry; no orphan either way.
   const acknowledged = new Map<string, string>([['pg-fault-warm-up', (warm.json() as { article: { id: string } }).article.id]])
-  for (const o of outcomes) {
-    if (o.kind === 'write' && o.status === 201) acknowledged.set(o.key!, (o.body as { article: { id: string } }).article.id)
-  }
-  const errored = new Set(outcomes.filter(o => o.kind === 'write' && o.status !== 201).map(o => o.key!))
+  const errored = recordWrites(outcomes, acknowledged)
   const check = await checkArticles(pg.ownerUrl, tenant.id, { acknowledged, errored, sent: sentTitles })
   tt.same(check.lost, [], 'every 201-acknowledged article exists exactly once, with the acknowledged id')
   tt.same(check.duplicates, [], 'no article was written twice')

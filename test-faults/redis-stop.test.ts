@@ -8,11 +8,12 @@ import { logCollector } from '../test/helpers/app.ts'
 import { waitFor } from '../test/helpers/wait.ts'
 import { startPrivateRedis } from '../test/helpers/redis-server.ts'
 import { withSql } from '../test/helpers/sql.ts'
-import { PASSWORD, bearer, createTenant, enableFeature, signUp } from '../test/helpers/tenants.ts'
+import { createTenant, enableFeature } from '../test/helpers/tenants.ts'
+import { bearer, PASSWORD, registerUser } from '../test/helpers/users.ts'
+import { shutdownRedisIfOrphaned } from '../test/helpers/orphans.ts'
 import { startFaultApp } from './helpers/app.ts'
-import { checkArticles } from './helpers/articles.ts'
+import { checkArticles, recordWrites } from './helpers/articles.ts'
 import { startLoad, summaryLine, tally, type LoadRequest } from './helpers/load.ts'
-import { shutdownRedisIfOrphaned } from './helpers/orphans.ts'
 import { startPrivatePostgres } from './helpers/postgres-cluster.ts'
 
 const CONCURRENCY = 6
@@ -28,7 +29,7 @@ const DELIVERY_LIMIT_MS = 30_000
 const pg = await startPrivatePostgres(t)
 const redis = await startPrivateRedis(t)
 shutdownRedisIfOrphaned(t, redis.port)
-const { app, config, baseUrl, logs } = await startFaultApp(t, pg, redis, {
+const { app, config, baseUrl, logs, readyz } = await startFaultApp(t, pg, redis, {
   env: { AUTH_RATE_LIMIT_PER_IP: '100000', AUTH_RATE_LIMIT_PER_EMAIL: String(LOGINS_PER_EMAIL) }
 })
 const workerLogs = logCollector()
@@ -37,11 +38,6 @@ const worker = await startWorker(config, createLogger({ LOG_LEVEL: 'info' }, wor
   relay: { pollIntervalMs: 250 }
 })
 t.teardown(() => worker.close())
-
-async function readyz (): Promise<{ status: number, body: { checks: { postgres: string, redis: string } } }> {
-  const response = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(5_000) })
-  return { status: response.status, body: await response.json() as { checks: { postgres: string, redis: string } } }
-}
 
 /** Logs the user in `times` times over HTTP; the statuses in order. */
 async function logins (email: string, times: number): Promise<number[]> {
@@ -76,7 +72,7 @@ t.test('Redis stops during load: tenant reads and writes go on, jobs enqueued me
   }
   const acknowledged = new Map<string, string>(drafts.map((id, i) => [`redis-fault-draft-${i}`, id]))
   tt.equal((await readyz()).status, 200, 'ready before the load')
-  tt.same(await logins((await signUp(app)).email, LOGINS_PER_EMAIL + 1), overLimit,
+  tt.same(await logins((await registerUser(app)).email, LOGINS_PER_EMAIL + 1), overLimit,
     `with Redis up, login is limited: ${LOGINS_PER_EMAIL} a minute per email, then 429`)
 
   let sequence = 0
@@ -112,7 +108,7 @@ t.test('Redis stops during load: tenant reads and writes go on, jobs enqueued me
   }, 5_000)
   tt.same(down.body, { status: 'unavailable', checks: { postgres: 'ok', redis: 'fail' } }, '/readyz: 503, redis fail')
 
-  const outageEmail = (await signUp(app)).email
+  const outageEmail = (await registerUser(app)).email
   const outageLogins = await logins(outageEmail, LOGINS_PER_EMAIL + 2)
   tt.same(outageLogins, Array<number>(LOGINS_PER_EMAIL + 2).fill(200), 'with Redis down, the login limit fails open (API.md, plugins/rate-limit.ts)')
   tt.ok(logs.some(line => line.msg === 'auth rate limit skipped: Redis unavailable'), 'and each skipped check is logged')
@@ -149,17 +145,14 @@ t.test('Redis stops during load: tenant reads and writes go on, jobs enqueued me
   }, DELIVERY_LIMIT_MS)
   tt.same(delivered.filter(row => row.audits !== 1).map(row => row.id), [], 'each published once, by the job (one audit entry, no actor)')
 
-  tt.same(await logins((await signUp(app)).email, LOGINS_PER_EMAIL + 1), overLimit, 'with Redis back, the login limit holds again')
+  tt.same(await logins((await registerUser(app)).email, LOGINS_PER_EMAIL + 1), overLimit, 'with Redis back, the login limit holds again')
   const back = await waitFor('/readyz to answer 200 again', async () => {
     const answer = await readyz()
     return answer.status === 200 ? answer : undefined
   }, 10_000)
   tt.same(back.body, { status: 'ok', checks: { postgres: 'ok', redis: 'ok' } }, '/readyz: 200 again')
 
-  for (const o of outcomes) {
-    if (o.kind === 'write' && o.status === 201) acknowledged.set(o.key!, (o.body as { article: { id: string } }).article.id)
-  }
-  const errored = new Set(outcomes.filter(o => o.kind === 'write' && o.status !== 201).map(o => o.key!))
+  const errored = recordWrites(outcomes, acknowledged)
   const check = await checkArticles(pg.ownerUrl, tenant.id, { acknowledged, errored, sent: sentTitles })
   tt.same(check.lost, [], 'every acknowledged article exists exactly once')
   tt.equal(check.halfWritten, 0, 'every article has its one "created" audit entry')

@@ -6,11 +6,12 @@ import { createSql } from '../src/platform/db/client.ts'
 import { freeLoopbackPort } from '../test/helpers/nginx.ts'
 import { startPrivateRedis } from '../test/helpers/redis-server.ts'
 import { withSql } from '../test/helpers/sql.ts'
+import { bearer, PASSWORD } from '../test/helpers/users.ts'
+import { spawnEntry, type LogLine } from '../test/helpers/child.ts'
+import { call, expectJson, trickle, type Answer } from '../test/helpers/http-client.ts'
+import { shutdownRedisIfOrphaned } from '../test/helpers/orphans.ts'
 import { checkArticles } from './helpers/articles.ts'
-import { spawnEntry, type LogLine } from './helpers/child.ts'
-import { call, expectJson, trickle, type Answer } from './helpers/http.ts'
 import { summaryLine } from './helpers/load.ts'
-import { shutdownRedisIfOrphaned } from './helpers/orphans.ts'
 import { startPrivatePostgres } from './helpers/postgres-cluster.ts'
 
 /** Readiness is off this long before the server stops accepting: the balancer's time to stop sending. */
@@ -26,7 +27,6 @@ const CONNECTIONS = 8
 const RATE = 400
 const AMOUNT = 1_200
 const TAIL = CONNECTIONS * 6
-const PASSWORD = 'correct horse battery staple'
 
 const pg = await startPrivatePostgres(t)
 const redis = await startPrivateRedis(t)
@@ -82,7 +82,7 @@ async function ownerToken (): Promise<{ token: string, tenantId: string }> {
   const { access_token: first } = await expectJson<{ access_token: string }>(baseUrl, 200, { method: 'POST', path: '/v1/auth/login', body: { email, password: PASSWORD } })
   const slug = `sigterm-${randomBytes(4).toString('hex')}`
   const { tenant } = await expectJson<{ tenant: { id: string } }>(baseUrl, 201, {
-    method: 'POST', path: '/v1/tenants', headers: { authorization: `Bearer ${first}` }, body: { slug, name: 'SIGTERM' }
+    method: 'POST', path: '/v1/tenants', headers: bearer(first), body: { slug, name: 'SIGTERM' }
   })
   const { access_token: token } = await expectJson<{ access_token: string }>(baseUrl, 200, {
     method: 'POST', path: '/v1/auth/login', body: { email, password: PASSWORD, tenant: slug }
@@ -94,7 +94,7 @@ t.test('SIGTERM under load: readiness 503 first, in-flight requests and the runn
   await server.waitForLine('listening', isMessage('Atrium API listening on'))
   await server.waitForLine('worker started', isMessage('worker started'))
   const { token, tenantId } = await ownerToken()
-  const auth = { authorization: `Bearer ${token}` }
+  const auth = bearer(token)
   const sent = new Set<string>()
   const acknowledged = new Map<string, string>()
   const errored = new Set<string>()

@@ -5,10 +5,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { parseEnv } from 'node:util'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { ConfigError, loadConfig, type Environment } from '../src/config.ts'
+import { repoRoot } from './helpers/paths.ts'
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url))
 const noDotenv = '/nonexistent/atrium/.env'
 const SERVER_EXIT_TIMEOUT_MS = 30_000
 

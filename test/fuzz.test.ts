@@ -8,7 +8,8 @@ import { createSql } from '../src/platform/db/client.ts'
 import { splitList } from '../src/config.ts'
 import type { RouteEntry } from '../src/app.ts'
 import { buildTestApp } from './helpers/app.ts'
-import { addMember, bearer, createTenant, enableFeature, relaxedAuthLimits, signUp, tokenFor } from './helpers/tenants.ts'
+import { addMember, createTenant, enableFeature, relaxedAuthLimits } from './helpers/tenants.ts'
+import { bearer, registerUser, tokenFor } from './helpers/users.ts'
 import {
   apiProblemCodes, arbitraryOf, breakValue, cursorArb, headerNoise, plausibleCursor, plausibleKeyCursor, TENANT_KEY_IS_VALID, TENANT_KEY_LOOKS_VALID,
   type Broken, type Json, type Schema
@@ -71,7 +72,7 @@ await app.invalidation.publish('user', staff.id)
 // the admin and editor who call are not a.admin and a.editor, whom the generator may demote or remove
 const callingAdmin = await addMember(app, a, 'admin', 'Fuzz admin')
 const callingEditor = await addMember(app, a, 'editor', 'Fuzz editor')
-const outsiderUser = await signUp(app, 'Outsider')
+const outsiderUser = await registerUser(app, { name: 'Outsider' })
 const outsiderToken = await tokenFor(app, outsiderUser.email)
 // scheduling is behind a flag: on for A, so its body validation is reached
 await enableFeature(app, 'scheduled-publishing', [a.id])

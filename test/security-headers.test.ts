@@ -3,7 +3,8 @@ import type { FastifyPluginAsync, LightMyRequestResponse } from 'fastify'
 import { ConfigError, loadConfig } from '../src/config.ts'
 import { MAX_QUERY_PARAMETERS } from '../src/http/querystring.ts'
 import { buildTestApp } from './helpers/app.ts'
-import { bearer, createTenant, PASSWORD, relaxedAuthLimits } from './helpers/tenants.ts'
+import { createTenant, relaxedAuthLimits } from './helpers/tenants.ts'
+import { bearer, PASSWORD } from './helpers/users.ts'
 
 const SECRET = 'sk_live_9f8e7d6c5b4a-do-not-leak'
 const SQL = `insert into users (email, password_hash) values ('victim@example.test', '${SECRET}')`

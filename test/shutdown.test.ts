@@ -1,14 +1,11 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import { request } from 'node:http'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { spawnEntry, type ChildProcessHandle, type LogLine } from './helpers/child.ts'
 import { createTestDatabase } from './helpers/database.ts'
+import { call, type Answer } from './helpers/http-client.ts'
 import { startPrivateRedis } from './helpers/redis-server.ts'
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url))
 const SHUTDOWN_DELAY_MS = 800
 const SLOW_ROUTE_MS = 1_500
 const WAIT_MS = 10_000
@@ -17,94 +14,24 @@ const db = await createTestDatabase()
 t.teardown(() => db.drop())
 const redis = await startPrivateRedis(t)
 
-type Line = Record<string, unknown>
-
 /** The fixture server as a child process, its stdout read as JSON lines. */
-function startSlowServer (): {
-  waitForLine: (what: string, matches: (line: Line) => boolean) => Promise<Line>
-  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
-  kill: (signal: NodeJS.Signals) => void
-  stderr: () => string
-} {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/slow-server.ts'], {
-    cwd: repoRoot,
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: db.runtimeUrl,
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: `atrium-test:${randomBytes(4).toString('hex')}:`,
-      SHUTDOWN_DELAY_MS: String(SHUTDOWN_DELAY_MS),
-      SHUTDOWN_GRACE_MS: '5000',
-      SLOW_ROUTE_MS: String(SLOW_ROUTE_MS)
-    },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let hasExited = false
-  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
-    child.once('close', (code, signal) => {
-      hasExited = true
-      resolve({ code, signal })
-    })
-  })
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-  })
-
-  let stderr = ''
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
-  const lines: Line[] = []
-  const waiters = new Set<() => void>()
-  createInterface({ input: child.stdout }).on('line', text => {
-    try {
-      lines.push(JSON.parse(text) as Line)
-    } catch {
-      lines.push({ text })
-    }
-    for (const wake of waiters) wake()
-  })
-
-  async function waitForLine (what: string, matches: (line: Line) => boolean): Promise<Line> {
-    const deadline = Date.now() + WAIT_MS
-    for (;;) {
-      const found = lines.find(matches)
-      if (found !== undefined) return found
-      const left = deadline - Date.now()
-      if (left <= 0 || hasExited) {
-        throw new Error(`no "${what}" from the server (${hasExited ? 'it exited' : `within ${WAIT_MS} ms`}); stderr:\n${stderr}`)
-      }
-      await new Promise<void>(resolve => {
-        const wake = (): void => { clearTimeout(timer); waiters.delete(wake); resolve() }
-        const timer = setTimeout(wake, left)
-        waiters.add(wake)
-        exited.then(wake, wake)
-      })
-    }
-  }
-
-  return { waitForLine, exited, kill: signal => child.kill(signal), stderr: () => stderr }
+function startSlowServer (): ChildProcessHandle {
+  return spawnEntry(t, 'test/fixtures/slow-server.ts', {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: db.runtimeUrl,
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: `atrium-test:${randomBytes(4).toString('hex')}:`,
+    SHUTDOWN_DELAY_MS: String(SHUTDOWN_DELAY_MS),
+    SHUTDOWN_GRACE_MS: '5000',
+    SLOW_ROUTE_MS: String(SLOW_ROUTE_MS)
+  }, WAIT_MS)
 }
-
-type Answer = { status: number, body: string } | { error: string }
 
 /** One GET on a fresh connection (no keep-alive pool), bounded by a timeout. */
-async function get (port: number, path: string): Promise<Answer> {
-  return await new Promise(resolve => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false, timeout: WAIT_MS }, response => {
-      let body = ''
-      response.on('data', (chunk: Buffer) => { body += chunk.toString('utf8') })
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }))
-      response.on('error', error => resolve({ error: (error as NodeJS.ErrnoException).code ?? error.message }))
-    })
-    req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', error => resolve({ error: (error as NodeJS.ErrnoException).code ?? error.message }))
-    req.end()
-  })
-}
+const get = async (port: number, path: string): Promise<Answer> => await call(`http://127.0.0.1:${port}`, { method: 'GET', path, timeoutMs: WAIT_MS })
 
-const isMessage = (message: string) => (line: Line): boolean => line.msg === message
+const isMessage = (message: string) => (line: LogLine): boolean => line.msg === message
 
 t.test('SIGTERM during a slow request: readiness off, stop accepting, the request finishes, exit 0', async tt => {
   const server = startSlowServer()
@@ -149,7 +76,7 @@ t.test('SIGTERM during a slow request: readiness off, stop accepting, the reques
   tt.same(finished, { status: 200, body: JSON.stringify({ finished: true }) }, 'the in-flight request finishes with 200')
 
   const exit = await server.exited
-  tt.same(exit, { code: 0, signal: null }, 'the process exits 0')
+  tt.same({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, 'the process exits 0')
   await server.waitForLine('shut down cleanly', isMessage('shut down cleanly'))
   tt.equal(server.stderr(), '', 'nothing on stderr')
 })

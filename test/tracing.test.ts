@@ -2,7 +2,8 @@ import t from 'tap'
 import type { FastifyPluginAsync } from 'fastify'
 import { createSql } from '../src/platform/db/client.ts'
 import { buildTestApp } from './helpers/app.ts'
-import { bearer, createTenant, relaxedAuthLimits } from './helpers/tenants.ts'
+import { createTenant, relaxedAuthLimits } from './helpers/tenants.ts'
+import { bearer } from './helpers/users.ts'
 
 // A probe that runs a slow query through the real data path, and one that logs from a depth
 // where no request object is in reach (as a service would).

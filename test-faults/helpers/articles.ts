@@ -1,4 +1,5 @@
 import { withSql } from '../../test/helpers/sql.ts'
+import type { Outcome } from './load.ts'
 
 export interface WrittenArticles {
   /** title → id of every article whose POST was answered 201 */
@@ -24,6 +25,17 @@ export interface ArticleCheck {
   committedDespiteError: number
   /** all article rows of the tenant */
   stored: number
+}
+
+/**
+ * What a load of article writes (kind `write`, key the title) was told: the id of every write
+ * answered 201 is added to `acknowledged` (title → id); returned are the titles of the others.
+ */
+export function recordWrites (outcomes: readonly Outcome[], acknowledged: Map<string, string>): Set<string> {
+  for (const o of outcomes) {
+    if (o.kind === 'write' && o.status === 201) acknowledged.set(o.key!, (o.body as { article: { id: string } }).article.id)
+  }
+  return new Set(outcomes.filter(o => o.kind === 'write' && o.status !== 201).map(o => o.key!))
 }
 
 /**

@@ -1,13 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { Call } from '../../test/helpers/http-client.ts'
 
 /** One request of a load, as a worker of the load sends it. */
-export interface LoadRequest {
+export interface LoadRequest extends Omit<Call, 'timeoutMs'> {
   /** a label for the summary: `read`, `write`, `enqueue`, ... */
   kind: string
-  method: 'GET' | 'POST'
-  path: string
-  headers?: Record<string, string>
-  body?: object
   /** what the test wants to find again afterwards (an article title, a job marker) */
   key?: string
 }

@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import { ensureDatabase, migrate } from '../../src/platform/db/migrate.ts'
 import type { Teardown } from '../../test/helpers/app.ts'
 import { freeLoopbackPort } from '../../test/helpers/nginx.ts'
-import { cleanupIfOrphaned, shellQuote } from './orphans.ts'
+import { cleanupIfOrphaned, shellQuote } from '../../test/helpers/orphans.ts'
 
 const run = promisify(execFile)
 const COMMAND_TIMEOUT_MS = 30_000

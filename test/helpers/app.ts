@@ -24,7 +24,11 @@ export interface TestApp {
   logs: Array<Record<string, unknown>>
 }
 
-export function testConfig (db: TestDatabase, env: Record<string, string> = {}): Config {
+/**
+ * The settings of an app on this database (a test database, or a test's own cluster), over the
+ * test defaults; `env` wins (e.g. `REDIS_URL` of a private redis-server).
+ */
+export function testConfig (db: Pick<TestDatabase, 'runtimeUrl' | 'ownerUrl'>, env: Record<string, string> = {}): Config {
   return loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',

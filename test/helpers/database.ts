@@ -68,18 +68,8 @@ async function templateDatabase (): Promise<string> {
   return name
 }
 
-/** A fresh database of the current schema, cloned from the template: fast, and the file's own. */
-export async function createTestDatabase (): Promise<TestDatabase> {
-  const template = await templateDatabase()
-  const name = `atrium_test_${randomBytes(6).toString('hex')}`
-  const admin = createSql(serverUrl, { max: 1 })
-  try {
-    await admin.unsafe(`create database ${quoteIdentifier(name)} template ${quoteIdentifier(template)}`)
-    // the clone has the template's objects but the default database ACL (TEMP for PUBLIC)
-    await restrictDatabasePrivileges(admin, name, runtimeRole)
-  } finally {
-    await admin.end()
-  }
+/** The URLs of a database on the test cluster, and how to drop it. */
+function testDatabaseNamed (name: string): TestDatabase {
   return {
     name,
     ownerUrl: withDatabase(serverUrl, name),
@@ -95,6 +85,21 @@ export async function createTestDatabase (): Promise<TestDatabase> {
   }
 }
 
+/** A fresh database of the current schema, cloned from the template: fast, and the file's own. */
+export async function createTestDatabase (): Promise<TestDatabase> {
+  const template = await templateDatabase()
+  const name = `atrium_test_${randomBytes(6).toString('hex')}`
+  const admin = createSql(serverUrl, { max: 1 })
+  try {
+    await admin.unsafe(`create database ${quoteIdentifier(name)} template ${quoteIdentifier(template)}`)
+    // the clone has the template's objects but the default database ACL (TEMP for PUBLIC)
+    await restrictDatabasePrivileges(admin, name, runtimeRole)
+  } finally {
+    await admin.end()
+  }
+  return testDatabaseNamed(name)
+}
+
 /** An empty database (no migrations), for tests of the migration runner itself. */
 export async function createEmptyDatabase (): Promise<TestDatabase> {
   const name = `atrium_empty_${randomBytes(6).toString('hex')}`
@@ -104,17 +109,5 @@ export async function createEmptyDatabase (): Promise<TestDatabase> {
   } finally {
     await admin.end()
   }
-  return {
-    name,
-    ownerUrl: withDatabase(serverUrl, name),
-    runtimeUrl: runtimeUrlFor(name),
-    drop: async () => {
-      const dropper = createSql(serverUrl, { max: 1 })
-      try {
-        await dropper.unsafe(`drop database if exists ${quoteIdentifier(name)} with (force)`)
-      } finally {
-        await dropper.end()
-      }
-    }
-  }
+  return testDatabaseNamed(name)
 }

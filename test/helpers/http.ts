@@ -1,5 +1,6 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
+import { bearer } from './users.ts'
 
 export type Reply = LightMyRequestResponse
 type Headers = Record<string, string>
@@ -14,7 +15,7 @@ export interface Client {
 
 export function clientOf (app: FastifyInstance, token: string | null, base: Headers = {}): Client {
   const headersOf = (extra: Headers = {}): Headers => ({
-    ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+    ...(token === null ? {} : bearer(token)),
     ...base,
     ...extra
   })

@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Role } from '../../src/features/tenancy/permissions.ts'
-
-export const PASSWORD = 'correct horse battery staple'
+import { bearer, registerUser, tokenFor, type TestUser } from './users.ts'
 
 /** Settings for apps whose tests sign many users in from one address. */
 export const relaxedAuthLimits = { AUTH_RATE_LIMIT_PER_IP: '100000', AUTH_RATE_LIMIT_PER_EMAIL: '100000' }
 
-export interface TestUser { id: string, email: string, name: string }
 export interface TestMember extends TestUser { role: Role, token: string }
 export interface TestTenant {
   id: string
@@ -20,34 +18,12 @@ export interface TestTenant {
 
 const unique = () => randomBytes(5).toString('hex')
 
-/** Registers a user through the API. */
-export async function signUp (app: FastifyInstance, name = 'Test User'): Promise<TestUser> {
-  const email = `user-${unique()}@example.test`
-  const response = await app.inject({ method: 'POST', url: '/v1/auth/register', payload: { email, password: PASSWORD, name } })
-  if (response.statusCode !== 201) throw new Error(`register failed: ${response.statusCode} ${response.body}`)
-  const { user } = response.json() as { user: TestUser }
-  return user
-}
-
-/** An access token, bound to the tenant when one is named. */
-export async function tokenFor (app: FastifyInstance, email: string, tenant?: string): Promise<string> {
-  const response = await app.inject({
-    method: 'POST',
-    url: '/v1/auth/login',
-    payload: tenant === undefined ? { email, password: PASSWORD } : { email, password: PASSWORD, tenant }
-  })
-  if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`)
-  return (response.json() as { access_token: string }).access_token
-}
-
-export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
-
 /**
  * A tenant made through the API: its owner creates it and adds an admin, an editor and a viewer;
  * every member gets a token bound to the tenant.
  */
 export async function createTenant (app: FastifyInstance, slug = `t-${unique()}`): Promise<TestTenant> {
-  const owner = await signUp(app, 'Owner')
+  const owner = await registerUser(app, { name: 'Owner' })
   const ownerToken = await tokenFor(app, owner.email)
   const created = await app.inject({ method: 'POST', url: '/v1/tenants', headers: bearer(ownerToken), payload: { slug, name: `Tenant ${slug}` } })
   if (created.statusCode !== 201) throw new Error(`create tenant failed: ${created.statusCode} ${created.body}`)
@@ -56,7 +32,7 @@ export async function createTenant (app: FastifyInstance, slug = `t-${unique()}`
     owner: { ...owner, role: 'owner', token: await tokenFor(app, owner.email, slug) }
   }
   for (const role of ['admin', 'editor', 'viewer'] as const) {
-    const user = await signUp(app, role[0]!.toUpperCase() + role.slice(1))
+    const user = await registerUser(app, { name: role[0]!.toUpperCase() + role.slice(1) })
     const added = await app.inject({
       method: 'POST', url: '/v1/members', headers: { ...bearer(members.owner!.token) }, payload: { email: user.email, role }
     })
@@ -68,7 +44,7 @@ export async function createTenant (app: FastifyInstance, slug = `t-${unique()}`
 
 /** A new user added to the tenant by its owner, with a token bound to the tenant. */
 export async function addMember (app: FastifyInstance, tenant: TestTenant, role: Role, name = 'Member'): Promise<TestMember> {
-  const user = await signUp(app, name)
+  const user = await registerUser(app, { name })
   const added = await app.inject({ method: 'POST', url: '/v1/members', headers: bearer(tenant.owner.token), payload: { email: user.email, role } })
   if (added.statusCode !== 201) throw new Error(`add member failed: ${added.statusCode} ${added.body}`)
   return { ...user, role, token: await tokenFor(app, user.email, tenant.slug) }

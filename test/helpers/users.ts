@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 
+/** The password of every user these helpers register, unless a test gives its own. */
+export const PASSWORD = 'correct horse battery staple'
+
 export interface TestUser {
   id: string
   email: string
@@ -15,13 +18,11 @@ export interface Tokens {
   expires_in: number
 }
 
-export const DEFAULT_PASSWORD = 'correct horse battery staple'
-
 /** A fresh user through POST /v1/auth/register (a unique email unless given); throws unless 201. */
 export async function registerUser (app: FastifyInstance, overrides: Partial<Omit<TestUser, 'id'>> = {}): Promise<TestUser> {
   const input = {
     email: overrides.email ?? `user-${randomBytes(6).toString('hex')}@example.test`,
-    password: overrides.password ?? DEFAULT_PASSWORD,
+    password: overrides.password ?? PASSWORD,
     name: overrides.name ?? 'Test User'
   }
   const response = await app.inject({ method: 'POST', url: '/v1/auth/register', payload: input })
@@ -31,11 +32,16 @@ export async function registerUser (app: FastifyInstance, overrides: Partial<Omi
 }
 
 /** POST /v1/auth/login, optionally bound to a tenant (slug or id); throws unless 200. */
-export async function login (app: FastifyInstance, email: string, password: string = DEFAULT_PASSWORD, tenant?: string): Promise<Tokens> {
+export async function login (app: FastifyInstance, email: string, password: string = PASSWORD, tenant?: string): Promise<Tokens> {
   const payload = tenant === undefined ? { email, password } : { email, password, tenant }
   const response = await app.inject({ method: 'POST', url: '/v1/auth/login', payload })
   if (response.statusCode !== 200) throw new Error(`login ${email}: ${response.statusCode} ${response.body}`)
   return response.json() as Tokens
+}
+
+/** The access token of a login with PASSWORD, bound to the tenant when one is named. */
+export async function tokenFor (app: FastifyInstance, email: string, tenant?: string): Promise<string> {
+  return (await login(app, email, PASSWORD, tenant)).access_token
 }
 
 /** Headers that authenticate a request: `{ ...bearer(token), 'x-tenant': 'acme' }`. */

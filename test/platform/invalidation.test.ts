@@ -8,7 +8,8 @@ import { clientOf, expectProblem } from '../helpers/http.ts'
 import { startPrivateRedis } from '../helpers/redis-server.ts'
 import { withSql } from '../helpers/sql.ts'
 import { startTcpProxy } from '../helpers/tcp-proxy.ts'
-import { bearer, createTenant, relaxedAuthLimits, type TestTenant } from '../helpers/tenants.ts'
+import { createTenant, relaxedAuthLimits, type TestTenant } from '../helpers/tenants.ts'
+import { bearer } from '../helpers/users.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 // Cached memberships are dropped on every instance through Redis pub/sub. A message sent while

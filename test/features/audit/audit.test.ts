@@ -4,7 +4,8 @@ import { buildTestApp } from '../../helpers/app.ts'
 import { clientOf, expectInvalid, expectProblem, type Client, type Reply } from '../../helpers/http.ts'
 import { impossibleCursors } from '../../helpers/cursors.ts'
 import { withSql } from '../../helpers/sql.ts'
-import { createTenant, enableFeature, relaxedAuthLimits, signUp, tokenFor, type TestMember, type TestTenant } from '../../helpers/tenants.ts'
+import { createTenant, enableFeature, relaxedAuthLimits, type TestMember, type TestTenant } from '../../helpers/tenants.ts'
+import { registerUser, tokenFor } from '../../helpers/users.ts'
 
 /** API.md, Audit log: one entry per change, in the change's transaction; append-only in the database. */
 const { app, db } = await buildTestApp(t, { env: relaxedAuthLimits })
@@ -60,7 +61,7 @@ const actorOf = (member: TestMember) => ({ id: member.id, name: member.name })
 const requestId = () => `audit-test-${randomBytes(6).toString('hex')}`
 
 t.test('creating a tenant is audited in its own log', async tt => {
-  const founder = await signUp(app, 'Founder')
+  const founder = await registerUser(app, { name: 'Founder' })
   const token = await tokenFor(app, founder.email)
   const slug = `audited-${randomBytes(4).toString('hex')}`
   const response = await clientOf(app, token).post('/v1/tenants', { slug, name: 'Audited' })
@@ -132,7 +133,7 @@ t.test('article changes: created, updated, published, scheduled, deleted', async
 })
 
 t.test('member changes: added, role changed, removed', async tt => {
-  const user = await signUp(app, 'Joiner')
+  const user = await registerUser(app, { name: 'Joiner' })
   const admin = as(tenant.admin)
   const added = await admin.post('/v1/members', { email: user.email, role: 'editor' })
   tt.equal(added.statusCode, 201)

@@ -6,8 +6,8 @@ import type { LightMyRequestResponse } from 'fastify'
 import { keyIdOf } from '../../../src/features/auth/tokens.ts'
 import { splitList } from '../../../src/config.ts'
 import { buildTestApp } from '../../helpers/app.ts'
-import { bearer, createTenant, PASSWORD, relaxedAuthLimits } from '../../helpers/tenants.ts'
-import { login, registerUser } from '../../helpers/users.ts'
+import { createTenant, relaxedAuthLimits } from '../../helpers/tenants.ts'
+import { bearer, login, PASSWORD, registerUser } from '../../helpers/users.ts'
 
 /**
  * What an attacker tries against authentication, and what it gets: brute force meets the rate

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildTestApp } from '../../helpers/app.ts'
 import { startPrivateRedis } from '../../helpers/redis-server.ts'
-import { DEFAULT_PASSWORD, registerUser } from '../../helpers/users.ts'
+import { bearer, PASSWORD, registerUser } from '../../helpers/users.ts'
 
 // default limits: 10 a minute per IP, 5 a minute per email
 const { app, config } = await buildTestApp(t)
@@ -61,10 +61,10 @@ t.test('a limited client is refused even with the right password', async tt => {
 t.test('register is limited per IP too (11th) and counts apart from login', async tt => {
   const ip = freshIp()
   for (let attempt = 1; attempt <= 10; attempt++) {
-    const response = await app.inject({ method: 'POST', url: '/v1/auth/register', remoteAddress: ip, payload: { email: uniqueEmail(), password: DEFAULT_PASSWORD, name: 'R' } })
+    const response = await app.inject({ method: 'POST', url: '/v1/auth/register', remoteAddress: ip, payload: { email: uniqueEmail(), password: PASSWORD, name: 'R' } })
     tt.equal(response.statusCode, 201, `register ${attempt}`)
   }
-  const limited = await app.inject({ method: 'POST', url: '/v1/auth/register', remoteAddress: ip, payload: { email: uniqueEmail(), password: DEFAULT_PASSWORD, name: 'R' } })
+  const limited = await app.inject({ method: 'POST', url: '/v1/auth/register', remoteAddress: ip, payload: { email: uniqueEmail(), password: PASSWORD, name: 'R' } })
   tt.equal(limited.statusCode, 429)
   tt.equal(limited.json().code, 'rate_limited')
   tt.equal((await login(ip, uniqueEmail())).statusCode, 401, 'login from that IP still has its own count')
@@ -73,9 +73,9 @@ t.test('register is limited per IP too (11th) and counts apart from login', asyn
 /** A user registered and logged in from addresses of their own, with its access token. */
 async function signedIn (): Promise<{ id: string, email: string, token: string }> {
   const email = uniqueEmail()
-  const registered = await app.inject({ method: 'POST', url: '/v1/auth/register', remoteAddress: freshIp(), payload: { email, password: DEFAULT_PASSWORD, name: 'D' } })
+  const registered = await app.inject({ method: 'POST', url: '/v1/auth/register', remoteAddress: freshIp(), payload: { email, password: PASSWORD, name: 'D' } })
   must(registered.statusCode === 201, `register: ${registered.statusCode}`)
-  const loggedIn = await login(freshIp(), email, DEFAULT_PASSWORD)
+  const loggedIn = await login(freshIp(), email, PASSWORD)
   must(loggedIn.statusCode === 200, `login: ${loggedIn.statusCode}`)
   return { id: registered.json().user.id as string, email, token: loggedIn.json().access_token as string }
 }
@@ -83,20 +83,20 @@ function must (ok: boolean, what: string): void {
   if (!ok) throw new Error(what)
 }
 const deleteMe = (ip: string, token: string, password = 'a wrong password') =>
-  app.inject({ method: 'DELETE', url: '/v1/me', remoteAddress: ip, headers: { authorization: `Bearer ${token}` }, payload: { password } })
+  app.inject({ method: 'DELETE', url: '/v1/me', remoteAddress: ip, headers: bearer(token), payload: { password } })
 
 t.test('DELETE /v1/me is limited like login: the 6th password attempt for one user within a minute is 429, from whatever IP', async tt => {
   const user = await signedIn()
   for (let attempt = 1; attempt <= 5; attempt++) {
     tt.equal((await deleteMe(freshIp(), user.token)).statusCode, 403, `wrong password ${attempt} is answered`)
   }
-  const limited = await deleteMe(freshIp(), user.token, DEFAULT_PASSWORD)
+  const limited = await deleteMe(freshIp(), user.token, PASSWORD)
   tt.equal(limited.statusCode, 429, 'refused even with the right password')
   tt.match(limited.headers['content-type'], /^application\/problem\+json/)
   tt.equal(limited.json().code, 'rate_limited')
   const retryAfter = Number(limited.headers['retry-after'])
   tt.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${String(limited.headers['retry-after'])}`)
-  tt.equal((await app.inject({ method: 'GET', url: '/v1/me', headers: { authorization: `Bearer ${user.token}` } })).statusCode, 200, 'the account is untouched')
+  tt.equal((await app.inject({ method: 'GET', url: '/v1/me', headers: bearer(user.token) })).statusCode, 200, 'the account is untouched')
   tt.equal((await deleteMe(freshIp(), (await signedIn()).token)).statusCode, 403, 'another user is not limited')
 })
 

@@ -6,7 +6,7 @@ import { createSql } from '../../../src/platform/db/client.ts'
 import { keyIdOf } from '../../../src/features/auth/tokens.ts'
 import { splitList } from '../../../src/config.ts'
 import { buildTestApp } from '../../helpers/app.ts'
-import { bearer, DEFAULT_PASSWORD, login, registerUser } from '../../helpers/users.ts'
+import { bearer, login, PASSWORD, registerUser } from '../../helpers/users.ts'
 
 // a route that needs a token and does no query: shows what the auth plugin knows of the caller
 const whoami: FastifyPluginAsync = async (app) => {
@@ -51,7 +51,7 @@ const post = (url: string, payload: unknown) => app.inject({ method: 'POST', url
 
 t.test('register: 201 with the user, email lower-cased and strings trimmed, password stored only as an argon2id hash', async tt => {
   const email = `Ada.${randomBytes(4).toString('hex')}@Example.TEST`
-  const response = await post('/v1/auth/register', { email: `  ${email} `, password: DEFAULT_PASSWORD, name: '  Ada Lovelace ' })
+  const response = await post('/v1/auth/register', { email: `  ${email} `, password: PASSWORD, name: '  Ada Lovelace ' })
   tt.equal(response.statusCode, 201)
   tt.equal(response.headers['cache-control'], 'no-store')
   const { user } = response.json()
@@ -68,7 +68,7 @@ t.test('register: 201 with the user, email lower-cased and strings trimmed, pass
 
 t.test('register: a taken email is 409 conflict, whatever its case', async tt => {
   const user = await registerUser(app)
-  const response = await post('/v1/auth/register', { email: user.email.toUpperCase(), password: DEFAULT_PASSWORD, name: 'Other' })
+  const response = await post('/v1/auth/register', { email: user.email.toUpperCase(), password: PASSWORD, name: 'Other' })
   assertProblem(tt, response, 409, 'conflict')
   tt.equal(response.headers['cache-control'], 'no-store', 'errors under /v1/auth are not stored either')
 })
@@ -76,14 +76,14 @@ t.test('register: a taken email is 409 conflict, whatever its case', async tt =>
 t.test('register: two at once with one email, one wins and the other is 409', async tt => {
   const email = `race-${randomBytes(4).toString('hex')}@example.test`
   const answers = await Promise.all([
-    post('/v1/auth/register', { email, password: DEFAULT_PASSWORD, name: 'A' }),
-    post('/v1/auth/register', { email: email.toUpperCase(), password: DEFAULT_PASSWORD, name: 'B' })
+    post('/v1/auth/register', { email, password: PASSWORD, name: 'A' }),
+    post('/v1/auth/register', { email: email.toUpperCase(), password: PASSWORD, name: 'B' })
   ])
   tt.same(answers.map(a => a.statusCode).sort(), [201, 409])
 })
 
 t.test('register: invalid input is 400 validation_failed', async tt => {
-  const valid = { email: `v-${randomBytes(4).toString('hex')}@example.test`, password: DEFAULT_PASSWORD, name: 'Val' }
+  const valid = { email: `v-${randomBytes(4).toString('hex')}@example.test`, password: PASSWORD, name: 'Val' }
   const cases: Array<[string, Record<string, unknown>, string]> = [
     ['password of 11 characters', { ...valid, password: 'x'.repeat(11) }, '/password'],
     ['blank name', { ...valid, name: '    ' }, '/name'],

@@ -1,7 +1,6 @@
 import t, { type Test } from 'tap'
 import { execFile } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Type } from '@sinclair/typebox'
@@ -11,9 +10,9 @@ import { createSql } from '../../../src/platform/db/client.ts'
 import { BucketCache, FlagSnapshot, bucketOf, type FlagDefinition } from '../../../src/features/flags/evaluate.ts'
 import { buildTestApp, type Teardown } from '../../helpers/app.ts'
 import { createTestDatabase } from '../../helpers/database.ts'
-import { bearer, createTenant, relaxedAuthLimits, signUp, tokenFor } from '../../helpers/tenants.ts'
-
-const repoRoot = fileURLToPath(new URL('../../..', import.meta.url))
+import { repoRoot } from '../../helpers/paths.ts'
+import { createTenant, relaxedAuthLimits } from '../../helpers/tenants.ts'
+import { bearer, registerUser, tokenFor } from '../../helpers/users.ts'
 
 const flag = (overrides: Partial<FlagDefinition> = {}): FlagDefinition => ({
   key: 'beta', description: 'a beta', enabled: true, internal_only: false, tenants: [], percentage: 0, ...overrides
@@ -46,7 +45,7 @@ const globex = await createTenant(appA)
 
 /** A staff user, member (viewer) of both tenants; staff is set in the database as the owner would. */
 async function makeStaffUser (app: FastifyInstance): Promise<{ id: string, acmeToken: string, globexToken: string }> {
-  const user = await signUp(app, 'Staff Person')
+  const user = await registerUser(app, { name: 'Staff Person' })
   for (const tenant of [acme, globex]) {
     const added = await app.inject({ method: 'POST', url: '/v1/members', headers: bearer(tenant.owner.token), payload: { email: user.email, role: 'viewer' } })
     if (added.statusCode !== 201) throw new Error(`add staff: ${added.statusCode} ${added.body}`)

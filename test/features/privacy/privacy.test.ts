@@ -14,8 +14,8 @@ import { clientOf, expectInvalid, expectProblem, type Client } from '../../helpe
 import { directJobContexts, serviceDatabase, startTestWorker } from '../../helpers/jobs.ts'
 import { startSmtpServer } from '../../helpers/smtp.ts'
 import { waitFor } from '../../helpers/wait.ts'
-import { PASSWORD, relaxedAuthLimits, signUp, tokenFor, type TestUser } from '../../helpers/tenants.ts'
-import { login } from '../../helpers/users.ts'
+import { relaxedAuthLimits } from '../../helpers/tenants.ts'
+import { bearer, login, PASSWORD, registerUser, type TestUser, tokenFor } from '../../helpers/users.ts'
 
 /** API.md Privacy (GDPR): exports and account deletion, with a real worker running the jobs. */
 
@@ -34,7 +34,7 @@ interface Caller extends TestUser { token: string, client: Client }
 const unique = () => randomBytes(5).toString('hex')
 
 async function caller (name: string): Promise<Caller> {
-  const user = await signUp(app, name)
+  const user = await registerUser(app, { name })
   const token = await tokenFor(app, user.email)
   return { ...user, token, client: clientOf(app, token) }
 }
@@ -266,7 +266,7 @@ t.test('DELETE /v1/me is refused without the password, or while the caller is a 
   const member = await caller('Dan\'s Colleague')
   const slug = await createTenantAs(dan)
   await addMemberAs(dan, slug, member, 'admin')
-  const deleteMe = (payload: object) => app.inject({ method: 'DELETE', url: '/v1/me', headers: { authorization: `Bearer ${dan.token}` }, payload })
+  const deleteMe = (payload: object) => app.inject({ method: 'DELETE', url: '/v1/me', headers: bearer(dan.token), payload })
 
   const wrong = await deleteMe({ password: `${PASSWORD}!` })
   expectProblem(tt, wrong, 403, 'forbidden', 'wrong password')
@@ -300,10 +300,10 @@ t.test('a deleted account is anonymized: no login, no tokens, articles and audit
   expectProblem(tt, await erin.client.get(probe), 404, 'not_found', 'before: the token authenticates (and its user is cached)')
 
   expectProblem(tt, await erin.client.delete('/v1/me'), 400, 'validation_failed', 'DELETE without a body')
-  expectProblem(tt, await app.inject({ method: 'DELETE', url: '/v1/me', headers: { authorization: `Bearer ${erin.token}` }, payload: { password: PASSWORD } }),
+  expectProblem(tt, await app.inject({ method: 'DELETE', url: '/v1/me', headers: bearer(erin.token), payload: { password: PASSWORD } }),
     409, 'conflict', 'the last owner of a tenant with a member')
   expectStatus(await erin.client.patch(`/v1/members/${grace.id}`, { role: 'owner' }, { 'x-tenant': handedOver }), 200, 'hand over ownership')
-  const accepted = await app.inject({ method: 'DELETE', url: '/v1/me', headers: { authorization: `Bearer ${erin.token}` }, payload: { password: PASSWORD } })
+  const accepted = await app.inject({ method: 'DELETE', url: '/v1/me', headers: bearer(erin.token), payload: { password: PASSWORD } })
   tt.equal(accepted.statusCode, 202, '202 Accepted')
   tt.equal(accepted.body, '', 'no body')
   tt.equal(accepted.headers['cache-control'], 'no-store')
@@ -373,7 +373,7 @@ t.test('account deletion anonymizes the email in receipts and in stored payment 
       values (${tenantId}, ${`in_${id}`}, ${id}, ${email}, ${`<${id}@test>`}, 1200)`
   }
 
-  const accepted = await app.inject({ method: 'DELETE', url: '/v1/me', headers: { authorization: `Bearer ${tara.token}` }, payload: { password: PASSWORD } })
+  const accepted = await app.inject({ method: 'DELETE', url: '/v1/me', headers: bearer(tara.token), payload: { password: PASSWORD } })
   expectStatus(accepted, 202, 'delete')
   await jobCompleted(`privacy-delete-${tara.id}`)
 
@@ -426,7 +426,7 @@ t.test('each privacy job run twice leaves the same state as once', async tt => {
     await addMemberAs(jack, shared, ivy, 'editor')
     await writeArticle(ivy, shared, 'Ivy stays in print')
     await login(app, ivy.email, PASSWORD)
-    const accepted = await app.inject({ method: 'DELETE', url: '/v1/me', headers: { authorization: `Bearer ${ivy.token}` }, payload: { password: PASSWORD } })
+    const accepted = await app.inject({ method: 'DELETE', url: '/v1/me', headers: bearer(ivy.token), payload: { password: PASSWORD } })
     expectStatus(accepted, 202, 'delete')
     await jobCompleted(`privacy-delete-${ivy.id}`)
     const once = await snapshot(ivy.id)

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
-import { bearer, createTenant, relaxedAuthLimits, type TestTenant } from '../../helpers/tenants.ts'
+import { createTenant, relaxedAuthLimits, type TestTenant } from '../../helpers/tenants.ts'
+import { bearer } from '../../helpers/users.ts'
 
 /**
  * Tenant isolation, route by route. The tenant-scoped routes are enumerated from the app itself:

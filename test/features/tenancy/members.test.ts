@@ -2,9 +2,10 @@ import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
 import { clientOf, expectInvalid, expectProblem } from '../../helpers/http.ts'
 import { waitFor } from '../../helpers/wait.ts'
-import { impossibleCursors } from '../../helpers/cursors.ts'
+import { cursorOf, impossibleCursors } from '../../helpers/cursors.ts'
 import { withSql } from '../../helpers/sql.ts'
-import { addMember, createTenant, relaxedAuthLimits, signUp, tokenFor, type TestMember } from '../../helpers/tenants.ts'
+import { addMember, createTenant, relaxedAuthLimits, type TestMember } from '../../helpers/tenants.ts'
+import { registerUser, tokenFor } from '../../helpers/users.ts'
 
 /** GET/POST/PATCH/DELETE /v1/members (API.md, Tenants and members). */
 const { app, config, db } = await buildTestApp(t, { env: relaxedAuthLimits })
@@ -59,7 +60,7 @@ t.test('bad list parameters are 400 validation_failed, never clamped', async tt 
   expectInvalid(tt, await client.get('/v1/members?limit=101'), '/limit', 'limit=101')
   expectInvalid(tt, await client.get('/v1/members?limit=two'), '/limit', 'limit=two')
   expectInvalid(tt, await client.get('/v1/members?cursor=garbage'), '/cursor', 'unreadable cursor')
-  const forged = Buffer.from(JSON.stringify(['yesterday', 'someone'])).toString('base64url')
+  const forged = cursorOf('yesterday', 'someone')
   expectInvalid(tt, await client.get(`/v1/members?cursor=${forged}`), '/cursor', 'well-formed base64, wrong content')
   tt.equal((await client.get('/v1/members?limit=100&unknown=1')).statusCode, 200, 'unknown query parameters are ignored')
 })
@@ -74,7 +75,7 @@ t.test('a cursor naming an impossible instant is 400 validation_failed, never a 
 t.test('adding a member', async tt => {
   const tenant = await createTenant(app)
   const admin = clientOf(app, tenant.admin.token)
-  const newcomer = await signUp(app, 'Newcomer')
+  const newcomer = await registerUser(app, { name: 'Newcomer' })
 
   const response = await admin.post('/v1/members', { email: newcomer.email, role: 'editor' })
   tt.equal(response.statusCode, 201)
@@ -95,7 +96,7 @@ t.test('adding a member', async tt => {
 
 t.test('emails are compared case-insensitively (and trimmed)', async tt => {
   const tenant = await createTenant(app)
-  const user = await signUp(app, 'Shouty')
+  const user = await registerUser(app, { name: 'Shouty' })
   const response = await clientOf(app, tenant.owner.token).post('/v1/members', { email: `  ${user.email.toUpperCase()} `, role: 'viewer' })
   tt.equal(response.statusCode, 201)
   tt.equal(response.json().member.user.id, user.id)
@@ -105,7 +106,7 @@ t.test('emails are compared case-insensitively (and trimmed)', async tt => {
 t.test('bad member bodies and paths are 400 validation_failed', async tt => {
   const tenant = await createTenant(app)
   const owner = clientOf(app, tenant.owner.token)
-  const user = await signUp(app)
+  const user = await registerUser(app)
   expectInvalid(tt, await owner.post('/v1/members', { email: user.email, role: 'superuser' }), '/role', 'unknown role')
   expectInvalid(tt, await owner.post('/v1/members', { email: user.email }), '/role', 'role missing')
   expectInvalid(tt, await owner.post('/v1/members', { role: 'viewer' }), '/email', 'email missing')
@@ -167,7 +168,7 @@ t.test('a removal on one instance locks the member out on another instance', asy
 t.test('only an owner may make, demote or remove an owner', async tt => {
   const tenant = await createTenant(app)
   const admin = clientOf(app, tenant.admin.token)
-  const user = await signUp(app)
+  const user = await registerUser(app)
   expectProblem(tt, await admin.post('/v1/members', { email: user.email, role: 'owner' }), 403, 'forbidden', 'admin adds an owner')
   expectProblem(tt, await admin.patch(`/v1/members/${tenant.editor.id}`, { role: 'owner' }), 403, 'forbidden', 'admin promotes to owner')
   expectProblem(tt, await admin.patch(`/v1/members/${tenant.owner.id}`, { role: 'viewer' }), 403, 'forbidden', 'admin demotes the owner')
@@ -190,7 +191,7 @@ t.test('only an owner may make, demote or remove an owner', async tt => {
 
 t.test('members:manage is for admins and owners', async tt => {
   const tenant = await createTenant(app)
-  const user = await signUp(app)
+  const user = await registerUser(app)
   for (const role of ['editor', 'viewer'] as const) {
     const client = clientOf(app, tenant[role].token)
     expectProblem(tt, await client.post('/v1/members', { email: user.email, role: 'viewer' }), 403, 'forbidden', `${role} adds`)
@@ -221,7 +222,7 @@ t.test('two owners demoting or removing each other at once leave exactly one own
   const tenant = await createTenant(app)
   let survivor: TestMember = tenant.owner
   for (let round = 1; round <= 6; round++) {
-    const user = await signUp(app, `Rival ${round}`)
+    const user = await registerUser(app, { name: `Rival ${round}` })
     tt.equal((await clientOf(app, survivor.token).post('/v1/members', { email: user.email, role: 'owner' })).statusCode, 201)
     const rival: TestMember = { ...user, role: 'owner', token: await tokenFor(app, user.email, tenant.slug) }
     const first = clientOf(app, survivor.token)
@@ -247,7 +248,7 @@ t.test('an instance that missed the invalidation still refuses member writes by 
   const tenant = await createTenant(app)
   const removed = await addMember(app, tenant, 'admin', 'Removed Admin')
   const demoted = await addMember(app, tenant, 'admin', 'Demoted Admin')
-  const bystander = await signUp(app, 'Bystander')
+  const bystander = await registerUser(app, { name: 'Bystander' })
   for (const admin of [removed, demoted]) {
     tt.equal((await clientOf(stale.app, admin.token).get('/v1/members')).statusCode, 200, `${admin.name} is an admin on instance 2 (cached there)`)
   }

@@ -5,7 +5,8 @@ import { buildTestApp, logCollector, testConfig } from '../../helpers/app.ts'
 import { createTestDatabase } from '../../helpers/database.ts'
 import { clientOf, expectProblem, type Client, type Reply } from '../../helpers/http.ts'
 import { withSql } from '../../helpers/sql.ts'
-import { createTenant, enableFeature, relaxedAuthLimits, signUp } from '../../helpers/tenants.ts'
+import { createTenant, enableFeature, relaxedAuthLimits } from '../../helpers/tenants.ts'
+import { registerUser } from '../../helpers/users.ts'
 import type { Role } from '../../../src/features/tenancy/permissions.ts'
 
 /**
@@ -54,7 +55,7 @@ const probes: Record<string, Probe> = {
   'members:read': { route: 'GET /v1/members', call: role => as(role).get('/v1/members'), allowed: [200] },
   'members:manage': {
     route: 'POST /v1/members',
-    call: async role => as(role).post('/v1/members', { email: (await signUp(app)).email, role: 'viewer' }),
+    call: async role => as(role).post('/v1/members', { email: (await registerUser(app)).email, role: 'viewer' }),
     allowed: [201]
   },
   'audit:read': { route: 'GET /v1/audit-log', call: role => as(role).get('/v1/audit-log'), allowed: [200] },

@@ -3,7 +3,8 @@ import t from 'tap'
 import { buildTestApp } from '../../helpers/app.ts'
 import { clientOf, expectInvalid, expectProblem, type ProblemBody } from '../../helpers/http.ts'
 import { waitFor } from '../../helpers/wait.ts'
-import { createTenant, PASSWORD, relaxedAuthLimits, signUp, tokenFor } from '../../helpers/tenants.ts'
+import { createTenant, relaxedAuthLimits } from '../../helpers/tenants.ts'
+import { PASSWORD, registerUser, tokenFor } from '../../helpers/users.ts'
 
 /** Tenant resolution (API.md, Tenancy) and POST /v1/tenants. */
 const { app, config, db } = await buildTestApp(t, { env: relaxedAuthLimits })
@@ -13,7 +14,7 @@ const otherSlug = `o-${randomBytes(4).toString('hex')}`
 const created = await clientOf(app, acme.owner.token).post('/v1/tenants', { slug: otherSlug, name: 'Other' })
 const other = created.json().tenant as { id: string, slug: string }
 const ownerUnbound = await tokenFor(app, acme.owner.email)
-const outsider = await signUp(app, 'Outsider')
+const outsider = await registerUser(app, { name: 'Outsider' })
 const outsiderToken = await tokenFor(app, outsider.email)
 
 const baseDomain = config.BASE_DOMAIN
@@ -130,7 +131,7 @@ t.test('authentication comes before tenancy: no or a bad token on a tenant route
 })
 
 t.test('POST /v1/tenants creates a tenant owned by the caller', async tt => {
-  const founder = await signUp(app, 'Founder')
+  const founder = await registerUser(app, { name: 'Founder' })
   const token = await tokenFor(app, founder.email)
   const slug = `new-${unique()}`
   const response = await clientOf(app, token).post('/v1/tenants', { slug, name: '  New Org  ' })
@@ -171,7 +172,7 @@ t.test('slug rules: pattern and 3..40 characters', async tt => {
 })
 
 t.test('a taken slug is 409 conflict and creates nothing', async tt => {
-  const founder = await signUp(app, 'Late')
+  const founder = await registerUser(app, { name: 'Late' })
   const token = await tokenFor(app, founder.email)
   const response = await clientOf(app, token).post('/v1/tenants', { slug: acme.slug, name: 'Copycat' })
   expectProblem(tt, response, 409, 'conflict')
@@ -184,7 +185,7 @@ t.test('POST /v1/tenants needs a token', async tt => {
 })
 
 t.test('a new tenant resolves at once, although its absence was just cached', async tt => {
-  const founder = await signUp(app, 'Eager')
+  const founder = await registerUser(app, { name: 'Eager' })
   const client = clientOf(app, await tokenFor(app, founder.email))
   const slug = `soon-${unique()}`
   for (const headers of [{ 'x-tenant': slug }, { host: `${slug}.${baseDomain}` }] as Array<Record<string, string>>) {
@@ -199,7 +200,7 @@ t.test('a new tenant resolves at once, although its absence was just cached', as
 
 t.test('a tenant created on one instance resolves on another that cached its absence', async tt => {
   const second = await buildTestApp(tt, { database: db, env: { ...relaxedAuthLimits, REDIS_PREFIX: config.REDIS_PREFIX } })
-  const founder = await signUp(app, 'Elsewhere')
+  const founder = await registerUser(app, { name: 'Elsewhere' })
   const token = await tokenFor(app, founder.email)
   const slug = `far-${unique()}`
   expectProblem(tt, await clientOf(second.app, token).get('/v1/tenant', { 'x-tenant': slug }), 404, 'tenant_not_found', 'instance 2, before')

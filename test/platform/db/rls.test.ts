@@ -3,7 +3,8 @@ import { createSql } from '../../../src/platform/db/client.ts'
 import { Database } from '../../../src/platform/db/database.ts'
 import { createLogger } from '../../../src/platform/logger.ts'
 import { buildTestApp } from '../../helpers/app.ts'
-import { bearer, createTenant, relaxedAuthLimits } from '../../helpers/tenants.ts'
+import { createTenant, relaxedAuthLimits } from '../../helpers/tenants.ts'
+import { bearer } from '../../helpers/users.ts'
 
 // Row-level security on its own: queries that name another tenant's ids directly, with no
 // service-level scoping at all, as the runtime role the app connects as.

@@ -1,10 +1,8 @@
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
-import type { Teardown } from '../../test/helpers/app.ts'
+import type { Teardown } from './app.ts'
 import { cleanupIfOrphaned } from './orphans.ts'
-
-export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
+import { repoRoot } from './paths.ts'
 
 export type LogLine = Record<string, unknown>
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import type { Teardown } from '../../test/helpers/app.ts'
+import type { Teardown } from './app.ts'
 
 /** A word for `sh -c`, whatever it holds. */
 export const shellQuote = (word: string): string => `'${word.replaceAll("'", "'\\''")}'`

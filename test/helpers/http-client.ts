@@ -2,7 +2,8 @@ import { request, type IncomingMessage } from 'node:http'
 
 export type Answer = { status: number, body: string } | { error: string }
 
-interface Call {
+/** One request: sent to a base URL on a fresh connection. */
+export interface Call {
   method: 'GET' | 'POST'
   path: string
   headers?: Record<string, string>
