@@ -7,7 +7,8 @@ import { call, type Answer } from './helpers/http-client.ts'
 import { startPrivateRedis } from './helpers/redis-server.ts'
 
 const SHUTDOWN_DELAY_MS = 800
-const SLOW_ROUTE_MS = 1_500
+// long enough that a loaded machine still sees it in flight after the delay, within the grace
+const SLOW_ROUTE_MS = 4_000
 const WAIT_MS = 10_000
 
 const db = await createTestDatabase()
@@ -23,7 +24,7 @@ function startSlowServer (): ChildProcessHandle {
     REDIS_URL: redis.url,
     REDIS_PREFIX: `atrium-test:${randomBytes(4).toString('hex')}:`,
     SHUTDOWN_DELAY_MS: String(SHUTDOWN_DELAY_MS),
-    SHUTDOWN_GRACE_MS: '5000',
+    SHUTDOWN_GRACE_MS: '8000',
     SLOW_ROUTE_MS: String(SLOW_ROUTE_MS)
   }, WAIT_MS)
 }
