@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import type { FlagCaller } from '../src/features/flags/index.ts'
+import { withinOr } from '../src/platform/within.ts'
 import { FLAG_KEY_PATTERN, type FlagInput, type FlagRecord, FlagsService, FlagStore } from '../src/features/flags/index.ts'
 
 export interface FeatureFlags {
@@ -90,12 +91,7 @@ async function featureFlagsPlugin (app: FastifyInstance): Promise<void> {
   // Start-up waits for the first load, but only so long: a slow or absent database must neither
   // stall the app past its plugin timeout nor stop it; the load then lands when it completes.
   const firstLoad = reload('start')
-  let startWait: NodeJS.Timeout | undefined
-  const loadedInTime = await Promise.race([
-    firstLoad,
-    new Promise<false>(resolve => { startWait = setTimeout(() => resolve(false), START_WAIT_MS) })
-  ])
-  clearTimeout(startWait)
+  const loadedInTime = await withinOr(START_WAIT_MS, false, firstLoad)
   if (!loadedInTime) app.log.warn('feature flags: not loaded yet at start, every flag is off until a load succeeds')
   firstLoad.then(ok => { scheduleReload(ok ? RELOAD_INTERVAL_MS : RETRY_INTERVAL_MS) })
 

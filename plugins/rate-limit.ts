@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler, preHandlerAsyncHookHandler, RouteOptions } from 'fastify'
 import { AppError } from '../src/platform/errors.ts'
+import { withinOr } from '../src/platform/within.ts'
 import { normalizeEmail } from '../src/features/auth/index.ts'
 
 declare module 'fastify' {
@@ -24,6 +25,7 @@ declare module 'fastify' {
 const WINDOW_MS = 60_000
 /** a Redis that does not answer within this is treated as down */
 const REDIS_WAIT_MS = 250
+const GAVE_UP = 'timeout'
 
 type Limiter = ReturnType<FastifyInstance['createRateLimit']>
 
@@ -87,13 +89,10 @@ async function rateLimitPlugin (app: FastifyInstance): Promise<void> {
   })
 
   async function check (limiter: Limiter, request: FastifyRequest, what: string): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
-    const gaveUp = new Promise<'timeout'>(resolve => { timer = setTimeout(() => resolve('timeout'), REDIS_WAIT_MS) })
     try {
-      const counting = limiter(request)
-      counting.catch(() => {}) // it may fail after the timeout has already let the request through
-      const result = await Promise.race([counting, gaveUp])
-      if (result === 'timeout') {
+      // a count that fails after the timeout has let the request through is absorbed
+      const result = await withinOr(REDIS_WAIT_MS, GAVE_UP, limiter(request))
+      if (result === GAVE_UP) {
         request.log.warn({ limit: what }, 'auth rate limit skipped: Redis did not answer in time')
         return
       }
@@ -101,8 +100,6 @@ async function rateLimitPlugin (app: FastifyInstance): Promise<void> {
     } catch (error) {
       if (error instanceof AppError) throw error
       request.log.warn({ limit: what, err: { message: (error as Error).message } }, 'auth rate limit skipped: Redis unavailable')
-    } finally {
-      clearTimeout(timer)
     }
   }
 

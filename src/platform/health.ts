@@ -1,5 +1,6 @@
 import type { Sql } from './db/database.ts'
 import type { Redis } from 'ioredis'
+import { withinOr } from './within.ts'
 
 export type CheckResult = 'ok' | 'fail'
 
@@ -7,13 +8,7 @@ const CHECK_TIMEOUT_MS = 1_000
 
 /** Resolves 'fail' when the probe rejects or takes longer than the timeout. */
 export async function bounded (probe: () => Promise<unknown>, timeoutMs = CHECK_TIMEOUT_MS): Promise<CheckResult> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<CheckResult>(resolve => { timer = setTimeout(resolve, timeoutMs, 'fail') })
-  try {
-    return await Promise.race([probe().then(() => 'ok' as const, () => 'fail' as const), timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+  return await withinOr(timeoutMs, 'fail', probe().then(() => 'ok' as const, () => 'fail' as const))
 }
 
 export async function checkDependencies (sql: Sql, redis: Redis): Promise<{ postgres: CheckResult, redis: CheckResult }> {

@@ -3,7 +3,7 @@ import type { Config } from '../../config.ts'
 import type { Redis } from '../redis.ts'
 import { JITTER_BACKOFF, type RetryPolicy } from './backoff.ts'
 import type { JobData } from './job-data.ts'
-import { within } from './within.ts'
+import { within } from '../within.ts'
 
 /** One queue per concern, so a slow export never holds up a receipt. */
 export const queueNames = ['billing', 'mail', 'publishing', 'maintenance', 'privacy'] as const

@@ -5,7 +5,7 @@ import type { RetryPolicy } from './backoff.ts'
 import type { JobData, JobPayload } from './job-data.ts'
 import { OUTBOX_CHANNEL } from './outbox.ts'
 import { jobOptions, type JobQueue, type JobQueues } from './queues.ts'
-import { within } from './within.ts'
+import { within } from '../within.ts'
 
 export interface OutboxRow {
   id: string

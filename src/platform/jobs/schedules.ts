@@ -3,7 +3,7 @@ import { JITTER_BACKOFF } from './backoff.ts'
 import type { JobData } from './job-data.ts'
 import type { JobQueues } from './queues.ts'
 import type { JobRegistry, RegisteredJobType } from './registry.ts'
-import { within } from './within.ts'
+import { within } from '../within.ts'
 
 const RETRY_MS = 5_000
 const REDIS_TIMEOUT_MS = 2_000
