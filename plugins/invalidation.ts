@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import { OutageLog } from '../src/platform/outage-log.ts'
 import { createRedis } from '../src/platform/redis.ts'
 import { decodeInvalidation, encodeInvalidation, invalidationChannel, RESYNC_MESSAGE, type Invalidation, type InvalidationHandler, type InvalidationKind } from '../src/platform/invalidation.ts'
 
@@ -68,7 +69,12 @@ async function invalidationPlugin (app: FastifyInstance): Promise<void> {
   let sending: Promise<void> | undefined
   let retryTimer: NodeJS.Timeout | undefined
   let retryDelay = RETRY_FIRST_MS
-  let failingSince: number | undefined
+  const outage = new OutageLog(app.log, {
+    failed: 'cache invalidation not published; kept and retried',
+    recovered: 'cache invalidation: unsent messages delivered',
+    err: 'message',
+    timed: true
+  })
 
   function enqueue (message: string): void {
     if (unsent.has(RESYNC_MESSAGE)) return
@@ -103,16 +109,12 @@ async function invalidationPlugin (app: FastifyInstance): Promise<void> {
         return
       }
     }
-    if (failingSince !== undefined) app.log.info({ after_ms: Date.now() - failingSince }, 'cache invalidation: unsent messages delivered')
-    failingSince = undefined
+    outage.recovered()
     retryDelay = RETRY_FIRST_MS
   }
 
   function retryLater (error: Error): void {
-    if (failingSince === undefined) {
-      failingSince = Date.now()
-      app.log.warn({ err: { message: error.message }, unsent: unsent.size }, 'cache invalidation not published; kept and retried')
-    }
+    outage.failed(error, { unsent: unsent.size })
     if (closing) return
     retryTimer = setTimeout(() => { send() }, retryDelay)
     retryTimer.unref()

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Gauge } from 'prom-client'
+import { OutageLog } from '../src/platform/outage-log.ts'
 import { bullPrefix, JobQueues, queueNames, type QueueCounts } from '../src/platform/jobs/queues.ts'
 
 const STATES = ['waiting', 'active', 'delayed', 'failed'] as const satisfies ReadonlyArray<keyof QueueCounts>
@@ -14,7 +15,11 @@ const COUNTS_TIMEOUT_MS = 1_000
  */
 async function queueMetricsPlugin (app: FastifyInstance): Promise<void> {
   const queues = new JobQueues(app.redis, bullPrefix(app.config), COUNTS_TIMEOUT_MS)
-  let failing = false
+  const outage = new OutageLog(app.log, {
+    failed: 'queue depths not read; left out of /metrics',
+    recovered: 'queue depths readable again',
+    err: 'message'
+  })
 
   // eslint-disable-next-line no-new -- the registry keeps it; collect() fills it on every scrape
   new Gauge({
@@ -29,11 +34,9 @@ async function queueMetricsPlugin (app: FastifyInstance): Promise<void> {
         for (const queue of queueNames) {
           for (const state of STATES) this.labels(queue, state).set(counts[queue][state])
         }
-        if (failing) app.log.info('queue depths readable again')
-        failing = false
+        outage.recovered()
       } catch (error) {
-        if (!failing) app.log.warn({ err: { message: (error as Error).message } }, 'queue depths not read; left out of /metrics')
-        failing = true
+        outage.failed(error)
       }
     }
   })

@@ -4,10 +4,10 @@ import { runWithContext, type RequestContext } from './context.ts'
 import { createSql } from './platform/db/client.ts'
 import { Database } from './platform/db/database.ts'
 import type { Logger } from './platform/logger.ts'
+import { OutageLog } from './platform/outage-log.ts'
 import { createRedis, type Redis } from './platform/redis.ts'
 import { jitterBackoffStrategy } from './platform/jobs/backoff.ts'
 import type { JobData } from './platform/jobs/job-data.ts'
-import { OutageLog } from './platform/jobs/outage-log.ts'
 import { bullPrefix, JobQueues, type QueueCounts, type QueueName } from './platform/jobs/queues.ts'
 import type { JobRegistry } from './platform/jobs/registry.ts'
 import { OutboxRelay, type RelayOptions } from './platform/jobs/relay.ts'
@@ -53,7 +53,7 @@ export async function startWorker (config: WorkerConfig, log: Logger, deps: Work
   const commands = createRedis(config.REDIS_URL, { connectionName: 'atrium-worker' })
   // BullMQ's workers wait through an outage instead (their blocking connection is a duplicate)
   const consumer = createRedis(config.REDIS_URL, { connectionName: 'atrium-worker-jobs', maxRetriesPerRequest: null, offlineQueue: true })
-  const outages = new OutageLog(log, 'worker redis')
+  const outages = new OutageLog(log, { failed: 'worker redis: unavailable', recovered: 'worker redis: available again' })
   watch(commands, outages)
   watch(consumer, outages)
 

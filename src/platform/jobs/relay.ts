@@ -1,6 +1,7 @@
 import type { JobsOptions } from 'bullmq'
 import type { Database, Sql, TransactionSql } from '../db/database.ts'
 import type { Logger } from '../logger.ts'
+import { OutageLog } from '../outage-log.ts'
 import type { RetryPolicy } from './backoff.ts'
 import type { JobData, JobPayload } from './job-data.ts'
 import { OUTBOX_CHANNEL } from './outbox.ts'
@@ -77,7 +78,7 @@ export class OutboxRelay {
   private draining: Promise<void> | undefined
   private poller: NodeJS.Timeout | undefined
   private listener: { unlisten: () => Promise<void> } | undefined
-  private failing = false
+  private readonly outage: OutageLog
   private nextPruneAt = 0
 
   constructor (private readonly options: RelayOptions) {
@@ -85,6 +86,11 @@ export class OutboxRelay {
     this.batchSize = options.batchSize ?? 100
     this.redisTimeoutMs = options.redisTimeoutMs ?? 2_000
     this.retentionDays = options.retentionDays ?? 7
+    this.outage = new OutageLog(options.log, {
+      failed: 'outbox relay failed; rows stay and are retried',
+      stillFailing: 'outbox relay still failing',
+      recovered: 'outbox relay recovered'
+    })
   }
 
   async start (): Promise<void> {
@@ -129,14 +135,11 @@ export class OutboxRelay {
     try {
       const result = await this.options.db.transaction(null, tx => this.relayBatch(tx))
       if (result.error !== undefined) throw result.error
-      if (this.failing) this.options.log.info('outbox relay recovered')
-      this.failing = false
+      this.outage.recovered()
       await this.pruneIfDue()
       return result.relayed
     } catch (error) {
-      if (!this.failing) this.options.log.warn({ err: error }, 'outbox relay failed; rows stay and are retried')
-      else this.options.log.debug({ err: error }, 'outbox relay still failing')
-      this.failing = true
+      this.outage.failed(error)
       return 0
     }
   }
