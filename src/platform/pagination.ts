@@ -1,11 +1,10 @@
 import { validationFailed } from './errors.ts'
+import { isLowercaseUuid } from './ids.ts'
 
 /** An opaque keyset cursor: the sort key of the last row, base64url JSON. */
 export function encodeCursor (key: readonly [string, string]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url')
 }
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /** Years 0001-9999 as Date#toISOString prints them; PostgreSQL has no year 0 (22008). */
 const yearPattern = /^(?!0000)\d{4}-/
@@ -33,7 +32,7 @@ export function decodeCursor (cursor: string): [string, string] {
     throw validationFailed('/cursor', 'is not a cursor this API issued')
   }
   if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && typeof parsed[1] === 'string' &&
-      isIssuedTimestamp(parsed[0]) && uuidPattern.test(parsed[1])) {
+      isIssuedTimestamp(parsed[0]) && isLowercaseUuid(parsed[1])) {
     const key: [string, string] = [parsed[0], parsed[1]]
     if (encodeCursor(key) === cursor) return key
   }

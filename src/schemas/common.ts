@@ -1,10 +1,11 @@
 import { Type, type IntegerOptions, type StringOptions, type TSchema } from '@sinclair/typebox'
+import { UUID_PATTERN } from '../platform/ids.ts'
 
 /** A client-supplied string, trimmed before validation (see trim.ts). */
 export const Text = (options: StringOptions = {}) => Type.String({ ...options, 'x-trim': true })
 
 /** A UUID as PostgreSQL reads it: format 'uuid' alone also lets `urn:uuid:…` through, which PostgreSQL refuses */
-export const Uuid = Type.String({ format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' })
+export const Uuid = Type.String({ format: 'uuid', pattern: UUID_PATTERN })
 /** RFC 3339 in UTC; the Date objects postgres.js returns serialize to it */
 export const Timestamp = Type.Unsafe<Date | string>({ type: 'string', format: 'date-time' })
 export const Email = Text({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' })

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { createSigner, createVerifier, TokenError } from 'fast-jwt'
 import { LRUCache } from 'lru-cache'
 import { AppError } from '../../platform/errors.ts'
+import { isLowercaseUuid } from '../../platform/ids.ts'
 
 /** The claims of an access token this service issued and verified. */
 export interface AccessClaims {
@@ -31,7 +32,6 @@ export interface AccessTokenOptions {
 const ALGORITHM = 'HS256'
 /** ours are ~300 characters; the cap also bounds the verifier cache's memory (keyed by token) */
 const MAX_TOKEN_LENGTH = 1_024
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 type Verify = (token: string) => unknown
 
@@ -145,7 +145,7 @@ export class AccessTokens {
 /** Signed by us, but still checked for shape: sub and tid reach SQL as uuids. */
 function checked (claims: unknown): AccessClaims {
   const { sub, tid, jti } = claims as Partial<Record<keyof AccessClaims, unknown>>
-  if (typeof sub !== 'string' || !uuidPattern.test(sub) || typeof jti !== 'string') throw unauthenticated()
-  if (tid !== undefined && (typeof tid !== 'string' || !uuidPattern.test(tid))) throw unauthenticated()
+  if (typeof sub !== 'string' || !isLowercaseUuid(sub) || typeof jti !== 'string') throw unauthenticated()
+  if (tid !== undefined && (typeof tid !== 'string' || !isLowercaseUuid(tid))) throw unauthenticated()
   return claims as AccessClaims
 }

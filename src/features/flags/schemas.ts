@@ -3,8 +3,6 @@ import { Body, FiniteInteger, ListOf, Text, Timestamp, Uuid } from '../../schema
 
 export const FLAG_KEY_PATTERN = '^[a-z0-9-]{1,64}$'
 export const FlagKey = Type.String({ pattern: FLAG_KEY_PATTERN })
-/** A tenant id as PostgreSQL reads it (format 'uuid' alone would also let `urn:uuid:` through). */
-const TenantId = Type.String({ format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' })
 
 export const Flag = Type.Object({
   key: Type.String(),
@@ -25,7 +23,7 @@ export const FlagBody = Body({
   description: Text({ minLength: 1, maxLength: 500 }),
   enabled: Type.Boolean(),
   internal_only: Type.Boolean(),
-  tenants: Type.Array(TenantId, { maxItems: 1000 }),
+  tenants: Type.Array(Uuid, { maxItems: 1000 }),
   percentage: FiniteInteger({ minimum: 0, maximum: 100 })
 })
 export type FlagBody = Static<typeof FlagBody>

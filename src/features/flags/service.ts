@@ -1,6 +1,7 @@
 import { type Database, forEachTenant, type TransactionSql } from '../../platform/db/database.ts'
 import { validationFailed } from '../../platform/errors.ts'
 import type { FlagDefinition } from './evaluate.ts'
+import { FLAG_KEY_PATTERN } from './schemas.ts'
 import type { Invalidation } from '../../platform/invalidation.ts'
 import { type AuditAction, diff, type FieldChanges, recordAudit } from '../audit/index.ts'
 
@@ -26,7 +27,7 @@ export interface FlagChange {
   auditedTenants: string[]
 }
 
-const FLAG_KEY = /^[a-z0-9-]{1,64}$/
+const FLAG_KEY = new RegExp(FLAG_KEY_PATTERN)
 
 const inputOf = (flag: FlagDefinition): FlagInput => ({
   description: flag.description,

@@ -1,4 +1,5 @@
 import type { Database } from '../../platform/db/database.ts'
+import { UUID } from '../../platform/ids.ts'
 import type { ServiceLog } from '../../platform/logger.ts'
 import type { Redis } from '../../platform/redis.ts'
 
@@ -59,8 +60,6 @@ for i = 1, #ARGV, 2 do
   end
 end
 return removed`
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export interface FlushResult {
   /** entries taken from Redis */

@@ -8,8 +8,11 @@ export const Tenant = Type.Object({
   created_at: Timestamp
 })
 
+/** a tenant slug: lower-case letters and digits, single hyphens between them (3..40 by NewTenantBody) */
+export const SLUG_PATTERN = '^[a-z0-9](-?[a-z0-9])*$'
+
 export const NewTenantBody = Body({
-  slug: Text({ minLength: 3, maxLength: 40, pattern: '^[a-z0-9](-?[a-z0-9])*$' }),
+  slug: Text({ minLength: 3, maxLength: 40, pattern: SLUG_PATTERN }),
   name: Text({ minLength: 1, maxLength: 200 })
 })
 

@@ -3,7 +3,9 @@ import type { Database } from '../../platform/db/database.ts'
 import type { Invalidation } from '../../platform/invalidation.ts'
 import { CoalescedLoads } from '../../platform/coalesced-loads.ts'
 import { membershipKey, parseMembershipKey } from '../../platform/invalidation.ts'
+import { isLowercaseUuid } from '../../platform/ids.ts'
 import type { Role } from './permissions.ts'
+import { SLUG_PATTERN } from './schemas.ts'
 
 export interface Tenant {
   id: string
@@ -12,13 +14,12 @@ export interface Tenant {
   created_at: Date
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-/** the slug rule of POST /v1/tenants (src/features/tenancy/schemas.ts): 3..40 characters */
-const slugPattern = /^[a-z0-9](-?[a-z0-9])*$/
+/** the slug rule of POST /v1/tenants (NewTenantBody): 3..40 characters */
+const slug = new RegExp(SLUG_PATTERN)
 
 /** A lower-cased tenant id or slug. Anything else names no tenant and is never looked up or cached. */
 export function isTenantKey (key: string): boolean {
-  return key.length === 36 ? uuidPattern.test(key) : key.length >= 3 && key.length <= 40 && slugPattern.test(key)
+  return key.length === 36 ? isLowercaseUuid(key) : key.length >= 3 && key.length <= 40 && slug.test(key)
 }
 const MAX_ENTRIES = 10_000
 const TTL_MS = 60_000
@@ -107,7 +108,7 @@ export class TenantDirectory {
   }
 
   private async queryTenant (key: string): Promise<Tenant | null> {
-    const byId = uuidPattern.test(key)
+    const byId = isLowercaseUuid(key)
     const [tenant] = await this.db.read('tenant by key', null, sql => byId
       ? sql<Tenant[]>`select id, slug, name, created_at from tenants where id = ${key}`
       : sql<Tenant[]>`select id, slug, name, created_at from tenants where slug = ${key}`)
