@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from './config.ts'
+import { roles } from './features/tenancy/index.ts'
 import { createSql } from './platform/db/client.ts'
 import { Database } from './platform/db/database.ts'
 import { ensureDatabase, migrate, requireOwnerUrl } from './platform/db/migrate.ts'
@@ -33,7 +34,7 @@ try {
   } finally {
     await sql.end()
   }
-  say(`done. Log in as ${['owner', 'admin', 'editor', 'viewer'].map(r => demoEmail(r as 'owner', 'acme')).join(', ')} with password ${DEMO_PASSWORD}`)
+  say(`done. Log in as ${roles.map(role => demoEmail(role, 'acme')).join(', ')} with password ${DEMO_PASSWORD}`)
 } catch (error) {
   process.stderr.write(`seed: ${error instanceof ConfigError ? error.message : String(error)}\n`)
   process.exitCode = 1

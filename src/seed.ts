@@ -1,10 +1,9 @@
 import { hashPassword } from './features/auth/index.ts'
 import type { Database } from './platform/db/database.ts'
 import { uuidv7 } from './platform/ids.ts'
-import type { Role } from './features/tenancy/index.ts'
+import { roles as demoRoles, type Role } from './features/tenancy/index.ts'
 
 export const DEMO_PASSWORD = 'atrium-demo-password'
-const demoRoles: Role[] = ['owner', 'admin', 'editor', 'viewer']
 const words = ['tenancy', 'latency', 'postgres', 'fastify', 'queues', 'tracing', 'caching', 'security', 'schemas', 'metrics']
 const tagPool = ['news', 'howto', 'ops', 'db', 'api', 'release', 'security', 'perf', 'jobs', 'billing']
 const BATCH = 500

@@ -27,7 +27,13 @@ export const ListOf = <T extends TSchema>(item: T) => Type.Object({
   next_cursor: Type.Union([Type.String(), Type.Null()])
 })
 
-export const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('editor'), Type.Literal('viewer')])
+/**
+ * A member's role in a tenant, highest first: the one list of roles (API.md, Roles). What each
+ * role may do is tenancy's permission table (src/features/tenancy/permissions.ts).
+ */
+export const roles = ['owner', 'admin', 'editor', 'viewer'] as const
+export const Role = Type.Union(roles.map(role => Type.Literal(role)))
+export type Role = typeof roles[number]
 
 /** Body schemas reject what they do not know. */
 export const Body = <T extends Parameters<typeof Type.Object>[0]>(properties: T) =>

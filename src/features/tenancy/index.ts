@@ -5,7 +5,7 @@
 export * from './schemas.ts'
 export { assertCurrentRole } from './actor-role.ts'
 export { MembersService, type MemberActor } from './members.ts'
-export { atLeast, can, permissions, type Role, type RouteAccess } from './permissions.ts'
+export { atLeast, can, permissions, roles, type Role, type RouteAccess } from './permissions.ts'
 // the directory's row (created_at a Date), not the Tenant schema above
 export { TenantDirectory, isTenantKey, type Tenant as TenantRow } from './tenant-directory.ts'
 export { TenantsService } from './tenants.ts'

@@ -1,6 +1,7 @@
-/** API.md's permission table: the one place that maps roles to permissions. */
-export const roles = ['owner', 'admin', 'editor', 'viewer'] as const
-export type Role = typeof roles[number]
+import type { Role } from '../../schemas/common.ts'
+
+/** API.md's permission table: the one place that maps roles (listed in src/schemas/common.ts) to permissions. */
+export { roles, type Role } from '../../schemas/common.ts'
 
 export const permissions = [
   'articles:read',
