@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { ARTICLE_VIEW_SELECT } from '../src/features/articles/article-row.ts'
 import { missingProgram, runCommand } from './command.ts'
 import { fixtures, prepareFixtures } from './fixtures.ts'
 import { median } from './stats.ts'
@@ -19,9 +20,7 @@ const START_AND_STOP_ALLOWANCE_MS = 30_000
  * `where a.tenant_id = $1 and a.id = $2` (pgbench sends :t<n> and :i<n> as parameters with -M prepared).
  */
 const articleQuery = (n: number): string =>
-  'select a.id, a.title, a.body, a.status, a.tags, a.author_id, u.name as author_name, ' +
-  'a.publish_at, a.published_at, a.created_at, a.updated_at ' +
-  `from articles a join users u on u.id = a.author_id where a.tenant_id = :t${n} and a.id = :i${n};\n`
+  `${ARTICLE_VIEW_SELECT} where a.tenant_id = :t${n} and a.id = :i${n};\n`
 
 interface Pair { tenantId: string, articleId: string }
 

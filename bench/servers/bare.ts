@@ -2,7 +2,7 @@ import Fastify, { type FastifyPluginAsync } from 'fastify'
 import { createSql } from '../../src/platform/db/client.ts'
 import { page } from '../../src/platform/pagination.ts'
 import { ArticleEnvelope, ArticleList } from '../../src/features/articles/schemas.ts'
-import { toArticle, type ArticleRow } from '../../src/features/articles/article-row.ts'
+import { selectArticleView, toArticle, type ArticleRow } from '../../src/features/articles/article-row.ts'
 import { serveForBench } from './serve.ts'
 
 /**
@@ -34,9 +34,7 @@ function articlesRoutes (databaseUrl: string): FastifyPluginAsync {
       schema: { response: { 200: ArticleEnvelope } }
     }, async (request, reply) => {
       const [row] = await sql<ArticleRow[]>`
-        select a.id, a.title, a.body, a.status, a.tags, a.author_id, u.name as author_name,
-               a.publish_at, a.published_at, a.created_at, a.updated_at
-        from articles a join users u on u.id = a.author_id
+        ${selectArticleView(sql)}
         where a.tenant_id = ${tenantOf(request.headers)} and a.id = ${request.params.id}`
       if (row === undefined) return reply.code(404).send()
       return { article: toArticle(row) }
@@ -47,9 +45,7 @@ function articlesRoutes (databaseUrl: string): FastifyPluginAsync {
     }, async (request) => {
       const limit = Math.min(MAX_LIMIT, Math.max(1, Number(request.query.limit ?? 20) || 20))
       const rows = await sql<ArticleRow[]>`
-        select a.id, a.title, a.body, a.status, a.tags, a.author_id, u.name as author_name,
-               a.publish_at, a.published_at, a.created_at, a.updated_at
-        from articles a join users u on u.id = a.author_id
+        ${selectArticleView(sql)}
         where a.tenant_id = ${tenantOf(request.headers)}
         order by a.created_at desc, a.id desc
         limit ${limit + 1}`

@@ -1,9 +1,11 @@
+import type { Sql } from '../../platform/db/database.ts'
 import type { Article, ArticleStatus } from './schemas.ts'
 
 /**
- * A row of the article_view type (see migrations/0005_articles.sql), and the API's article made
- * from it. Its own module so the bench's bare baseline (bench/servers/bare.ts) maps rows with the
- * same code without loading the service and what it imports.
+ * A row of the article_view type (see migrations/0005_articles.sql), the select that reads one
+ * outside the article_get/article_list functions, and the API's article made from it. Its own
+ * module so the bench's bare baseline (bench/servers/bare.ts) reads and maps rows with the same
+ * code without loading the service and what it imports.
  */
 export interface ArticleRow {
   id: string
@@ -18,6 +20,19 @@ export interface ArticleRow {
   created_at: Date
   updated_at: Date
 }
+
+/**
+ * The article_view columns of an article `a` with its author `u`: the start of every ArticleRow
+ * read written in TypeScript (the service's writes, the bench's bare baseline and its pgbench
+ * script); the caller adds the where clause. article_get and article_list hold their own copy in SQL.
+ */
+export const ARTICLE_VIEW_SELECT =
+  'select a.id, a.title, a.body, a.status, a.tags, a.author_id, u.name as author_name, ' +
+  'a.publish_at, a.published_at, a.created_at, a.updated_at ' +
+  'from articles a join users u on u.id = a.author_id'
+
+/** ARTICLE_VIEW_SELECT as a fragment of a postgres.js query (a constant: nothing to escape) */
+export const selectArticleView = (sql: Pick<Sql, 'unsafe'>) => sql.unsafe(ARTICLE_VIEW_SELECT)
 
 export const toArticle = (row: ArticleRow): Article => ({
   id: row.id,

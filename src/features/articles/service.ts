@@ -2,7 +2,7 @@ import type { Database, TransactionSql } from '../../platform/db/database.ts'
 import { conflict, notFound, validationFailed } from '../../platform/errors.ts'
 import { decodeCursor, page } from '../../platform/pagination.ts'
 import type { Article, ArticleStatus } from './schemas.ts'
-import { toArticle, type ArticleRow } from './article-row.ts'
+import { selectArticleView, toArticle, type ArticleRow } from './article-row.ts'
 import { assertMayModifyArticle, type Actor } from './article-access.ts'
 import { assertCurrentRole } from '../tenancy/index.ts'
 import { diff, recordAudit } from '../audit/index.ts'
@@ -27,9 +27,7 @@ function normalizeTags (tags: string[]): string[] {
 }
 
 const returningView = (tx: TransactionSql, tenantId: string, id: string) => tx<ArticleRow[]>`
-  select a.id, a.title, a.body, a.status, a.tags, a.author_id, u.name as author_name,
-         a.publish_at, a.published_at, a.created_at, a.updated_at
-  from articles a join users u on u.id = a.author_id
+  ${selectArticleView(tx)}
   where a.tenant_id = ${tenantId} and a.id = ${id}`
 
 /**
@@ -192,9 +190,7 @@ export class ArticlesService {
 
   private async lock (tx: TransactionSql, tenantId: string, id: string): Promise<ArticleRow> {
     const [row] = await tx<ArticleRow[]>`
-      select a.id, a.title, a.body, a.status, a.tags, a.author_id, u.name as author_name,
-             a.publish_at, a.published_at, a.created_at, a.updated_at
-      from articles a join users u on u.id = a.author_id
+      ${selectArticleView(tx)}
       where a.tenant_id = ${tenantId} and a.id = ${id}
       for update of a`
     if (row === undefined) throw notFound('no such article')
