@@ -1,10 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { ArticleEnvelope, ArticleList, ArticleListQuery, ArticleParams, ArticlePatchBody, NewArticleBody, ScheduleBody } from '../../../src/features/articles/index.ts'
-import type { Actor } from '../../../src/features/articles/index.ts'
+import { actorOf } from '../../../src/http/actor.ts'
 
-const actorOf = (request: FastifyRequest): Actor => ({ userId: request.principal!.userId, role: request.role! })
 const tags = ['articles']
 
 const articlesRoutes: FastifyPluginAsyncTypebox = async (app) => {

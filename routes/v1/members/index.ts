@@ -2,10 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { ListQuery } from '../../../src/schemas/common.ts'
 import { Member, MemberList, MemberParams, NewMemberBody, RoleChangeBody } from '../../../src/features/tenancy/index.ts'
-import type { FastifyRequest } from 'fastify'
-import type { MemberActor } from '../../../src/features/tenancy/index.ts'
-
-const actorOf = (request: FastifyRequest): MemberActor => ({ userId: request.principal!.userId })
+import { actorOf } from '../../../src/http/actor.ts'
 
 const membersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const members = app.services.members

@@ -1,7 +1,5 @@
 import { forbidden } from '../../platform/errors.ts'
-import { atLeast, type Role } from '../tenancy/index.ts'
-
-export interface Actor { userId: string, role: Role }
+import { type Actor, atLeast } from '../tenancy/index.ts'
 
 /**
  * The object rule of API.md: an editor may change, delete, publish or schedule only the articles

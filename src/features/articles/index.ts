@@ -4,5 +4,4 @@
  */
 export * from './schemas.ts'
 export { ArticlesService } from './service.ts'
-export type { Actor } from './article-access.ts'
 export { publishArticleJob } from './publish-article.ts'

@@ -3,6 +3,13 @@ import { forbidden } from '../../platform/errors.ts'
 import { can, type Permission, type Role } from './permissions.ts'
 
 /**
+ * The member acting in a tenant: the user, and its role as the request resolved it (from a cache:
+ * a write re-reads it, currentRole). Every route that acts in a tenant builds it with actorOf
+ * (src/http/actor.ts).
+ */
+export interface Actor { userId: string, role: Role }
+
+/**
  * The actor's role in the tenant as committed now, read inside the write transaction and held
  * (FOR SHARE) until it ends, so a concurrent removal or demotion of the actor waits for this write.
  * Authorization on the request path comes from a cache that an instance which missed an

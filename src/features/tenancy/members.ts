@@ -6,7 +6,7 @@ import type { Role } from './permissions.ts'
 import type { Invalidation } from '../../platform/invalidation.ts'
 import { membershipKey } from '../../platform/invalidation.ts'
 import { recordAudit } from '../audit/index.ts'
-import { assertCurrentRole, assertGrants } from './actor-role.ts'
+import { type Actor, assertCurrentRole, assertGrants } from './actor-role.ts'
 
 export interface Member {
   user: { id: string, name: string, email: string }
@@ -21,9 +21,6 @@ const toMember = (row: MemberRow): Member => ({
   role: row.role,
   created_at: row.created_at
 })
-
-/** Who makes the change; its role is re-read in the change's transaction. */
-export interface MemberActor { userId: string }
 
 /**
  * Members of one tenant. Only an owner may make, demote or remove an owner; the last owner can
@@ -48,7 +45,7 @@ export class MembersService {
     return { data: result.data.map(toMember), next_cursor: result.next_cursor }
   }
 
-  async add (tenantId: string, actor: MemberActor, email: string, role: Role): Promise<Member> {
+  async add (tenantId: string, actor: Actor, email: string, role: Role): Promise<Member> {
     const member = await this.db.transaction(tenantId, async tx => {
       const actorRole = await assertCurrentRole(tx, tenantId, actor.userId, 'members:manage')
       if (role === 'owner' && actorRole !== 'owner') throw forbidden('only an owner may make an owner')
@@ -72,7 +69,7 @@ export class MembersService {
     return member
   }
 
-  async changeRole (tenantId: string, actor: MemberActor, userId: string, role: Role): Promise<Member> {
+  async changeRole (tenantId: string, actor: Actor, userId: string, role: Role): Promise<Member> {
     const member = await this.db.transaction(tenantId, async tx => {
       const { current, actorRole } = await this.lockMember(tx, tenantId, actor, userId)
       if ((current.role === 'owner' || role === 'owner') && actorRole !== 'owner') {
@@ -88,7 +85,7 @@ export class MembersService {
     return member
   }
 
-  async remove (tenantId: string, actor: MemberActor, userId: string): Promise<void> {
+  async remove (tenantId: string, actor: Actor, userId: string): Promise<void> {
     await this.db.transaction(tenantId, async tx => {
       const { current, actorRole } = await this.lockMember(tx, tenantId, actor, userId)
       if (current.role === 'owner' && actorRole !== 'owner') throw forbidden('only an owner may remove an owner')
@@ -106,7 +103,7 @@ export class MembersService {
    * for the same reason (two admins removing each other would each hold a share lock the other
    * needs); it is what the change is authorized from (403 once the actor is no longer an admin).
    */
-  private async lockMember (tx: TransactionSql, tenantId: string, actor: MemberActor, userId: string): Promise<{ current: MemberRow, actorRole: Role }> {
+  private async lockMember (tx: TransactionSql, tenantId: string, actor: Actor, userId: string): Promise<{ current: MemberRow, actorRole: Role }> {
     const rows = await tx<MemberRow[]>`
       select m.user_id, u.name, u.email, m.role, m.created_at
       from memberships m join users u on u.id = m.user_id
