@@ -1,7 +1,7 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { JobRegistry } from '../src/platform/jobs/registry.ts'
-import { publishArticleJob } from '../src/features/articles/publish-article.ts'
+import { publishArticleJob } from '../src/features/articles/jobs.ts'
 import { createLogger } from '../src/platform/logger.ts'
 import { startWorker } from '../src/worker.ts'
 import { logCollector } from '../test/helpers/app.ts'

@@ -4,4 +4,4 @@
  */
 export * from './schemas.ts'
 export { ArticlesService } from './service.ts'
-export { publishArticleJob } from './publish-article.ts'
+export { registerArticleJobs } from './jobs.ts'

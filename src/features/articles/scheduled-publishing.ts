@@ -1,11 +1,6 @@
 import type { TransactionSql } from '../../platform/db/database.ts'
 import { enqueue } from '../../platform/jobs/outbox.ts'
-
-/** The job that publishes a scheduled article at its publish_at (src/features/articles/publish-article.ts). */
-export const PUBLISH_ARTICLE_JOB = 'articles.publish-scheduled'
-
-/** What the job carries: the article and the time it was scheduled for when the job was made. */
-export type PublishArticlePayload = Readonly<{ articleId: string, tenantId: string, publishAt: string }>
+import { PUBLISH_ARTICLE_JOB, type PublishArticlePayload } from './job-names.ts'
 
 /**
  * BullMQ keeps delays far beyond this, but the outbox takes at most ~24.8 days: a later publication

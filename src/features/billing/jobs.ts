@@ -1,7 +1,7 @@
 import type { JobRegistry } from '../../platform/jobs/registry.ts'
 import type { Mailer } from '../../platform/mail-transport.ts'
 import { BillingService } from './service.ts'
-import { billingJobNames } from './events.ts'
+import { PROCESS_PAYMENT_EVENT_JOB, SEND_RECEIPT_JOB } from './job-names.ts'
 
 export interface BillingJobDeps {
   mailer: Mailer
@@ -13,17 +13,17 @@ export interface BillingJobDeps {
  */
 export function registerBillingJobs (registry: JobRegistry, deps: BillingJobDeps): JobRegistry {
   return registry
-    .register<{ event_id: string }>({
+    .register({
       queue: 'billing',
-      name: billingJobNames.processEvent,
+      name: PROCESS_PAYMENT_EVENT_JOB,
       async handler (payload, job) {
         const outcome = await new BillingService(job.db).processEvent(payload.event_id)
         job.log.info({ event_id: payload.event_id, outcome }, 'payment event processed')
       }
     })
-    .register<{ event_id: string, tenant_id: string }>({
+    .register({
       queue: 'mail',
-      name: billingJobNames.sendReceipt,
+      name: SEND_RECEIPT_JOB,
       async handler (payload, job) {
         const outcome = await new BillingService(job.db).sendReceipt(payload.tenant_id, payload.event_id, deps.mailer)
         job.log.info({ event_id: payload.event_id, outcome }, 'receipt job done')

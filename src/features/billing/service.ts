@@ -1,7 +1,8 @@
 import { currentContext } from '../../context.ts'
 import type { Database, TransactionSql } from '../../platform/db/database.ts'
 import { notFound } from '../../platform/errors.ts'
-import { billingJobNames, isPaymentEventType } from './events.ts'
+import { isPaymentEventType } from './events.ts'
+import { PROCESS_PAYMENT_EVENT_JOB, PROCESS_PAYMENT_EVENT_QUEUE, SEND_RECEIPT_JOB } from './job-names.ts'
 import { receiptMail } from './receipt.ts'
 import { enqueue, wakeRelay } from '../../platform/jobs/outbox.ts'
 import type { Mailer } from '../../platform/mail-transport.ts'
@@ -57,7 +58,7 @@ export class BillingService {
     // retry is a duplicate and is acknowledged, so nothing is lost or doubled
     const [row] = await this.db.read('payment_event_record', null, (sql, scope) => sql<Array<{ recorded: boolean }>>`
       select payment_event_record(${event.id}, ${event.type}, ${event.created}, ${event.data.tenant_id},
-        ${sql.json(event as unknown as Parameters<typeof sql.json>[0])}, ${'billing'}, ${billingJobNames.processEvent},
+        ${sql.json(event as unknown as Parameters<typeof sql.json>[0])}, ${PROCESS_PAYMENT_EVENT_QUEUE}, ${PROCESS_PAYMENT_EVENT_JOB},
         ${requestId}, ${scope.tag}) as recorded`)
     const recorded = row?.recorded === true
     if (recorded) wakeRelay(this.db.sql)
@@ -97,7 +98,7 @@ export class BillingService {
       if (event.type === 'invoice.paid' && event.payload.data.invoice_id !== undefined) {
         await enqueue(tx, {
           queue: 'mail',
-          name: billingJobNames.sendReceipt,
+          name: SEND_RECEIPT_JOB,
           payload: { event_id: eventId, tenant_id: tenantId },
           tenantId
         })

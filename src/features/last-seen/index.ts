@@ -3,4 +3,4 @@
  * public entry of the feature: other features, plugins and routes import from here.
  */
 export { LastSeenRecorder, lastSeenKey } from './service.ts'
-export { flushLastSeenJob } from './flush-last-seen.ts'
+export { registerLastSeenJobs } from './jobs.ts'

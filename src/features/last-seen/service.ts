@@ -6,7 +6,7 @@ import type { Redis } from '../../platform/redis.ts'
 /**
  * Last seen without hot rows. A request notes its user in process; at most once per user and
  * clock minute that becomes one fire-and-forget ZADD (user id → epoch seconds) into a Redis sorted
- * set. A repeatable job (src/features/last-seen/flush-last-seen.ts) moves the set to users.last_seen_at in one
+ * set. A repeatable job (src/features/last-seen/jobs.ts) moves the set to users.last_seen_at in one
  * statement per batch. No request ever writes to the database for it.
  */
 

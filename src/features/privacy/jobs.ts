@@ -8,20 +8,13 @@ import { anonymizeAccount, DeletionBlockedError } from './account-deletion.ts'
 import { deletionBlockedMail } from './deletion-blocked-mail.ts'
 import { publishInvalidations } from '../../platform/invalidation.ts'
 import { buildExport, markExportFailed, purgeExpiredExports } from './exports.ts'
-
-export const EXPORT_JOB = 'privacy.export'
-export const DELETE_ACCOUNT_JOB = 'privacy.delete-account'
-export const PURGE_EXPORTS_JOB = 'privacy.purge-expired-exports'
-
-export type ExportJobPayload = { exportId: string }
-export type DeleteAccountJobPayload = { userId: string }
+import { DELETE_ACCOUNT_JOB, EXPORT_JOB, PURGE_EXPORTS_JOB } from './job-names.ts'
 
 const EXPORT_ATTEMPTS = 5
 const PURGE_EVERY_MS = 3_600_000
 
-export type PrivacyJobSettings = Pick<Config, 'REDIS_PREFIX' | 'EXPORT_TTL_S'>
-
 export interface PrivacyJobDeps {
+  config: Pick<Config, 'REDIS_PREFIX' | 'EXPORT_TTL_S'>
   mailer: Mailer
 }
 
@@ -40,15 +33,16 @@ async function tellDeletionBlocked (db: Database, mailer: Mailer, userId: string
 }
 
 /** The GDPR job types: building an export, anonymizing an account, purging expired exports. Each is safe to run twice. */
-export function registerPrivacyJobs (registry: JobRegistry, settings: PrivacyJobSettings, deps: PrivacyJobDeps): JobRegistry {
+export function registerPrivacyJobs (registry: JobRegistry, deps: PrivacyJobDeps): JobRegistry {
+  const { config } = deps
   return registry
-    .register<ExportJobPayload>({
+    .register({
       queue: 'privacy',
       name: EXPORT_JOB,
       retry: { attempts: EXPORT_ATTEMPTS },
       async handler ({ exportId }, job) {
         try {
-          const outcome = await buildExport(job.db, exportId, settings.EXPORT_TTL_S)
+          const outcome = await buildExport(job.db, exportId, config.EXPORT_TTL_S)
           job.log.info({ export_id: exportId, outcome }, 'export job done')
         } catch (error) {
           if (job.attempt >= EXPORT_ATTEMPTS) await markExportFailed(job.db, exportId)
@@ -56,7 +50,7 @@ export function registerPrivacyJobs (registry: JobRegistry, settings: PrivacyJob
         }
       }
     })
-    .register<DeleteAccountJobPayload>({
+    .register({
       queue: 'privacy',
       name: DELETE_ACCOUNT_JOB,
       async handler ({ userId }, job) {
@@ -75,7 +69,7 @@ export function registerPrivacyJobs (registry: JobRegistry, settings: PrivacyJob
         job.log.info({ user_id: userId, outcome: deletion === null ? 'already-anonymized' : 'anonymized' }, 'account deletion job done')
         // a run that finds the work done still drops the user: the first may have died before publishing
         const invalidations = deletion?.invalidations ?? [['user', userId] as const]
-        await publishInvalidations(job.redis, settings.REDIS_PREFIX, job.log, invalidations)
+        await publishInvalidations(job.redis, config.REDIS_PREFIX, job.log, invalidations)
       }
     })
     .register({

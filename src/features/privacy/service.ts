@@ -3,7 +3,7 @@ import { AppError, conflict, forbidden, notFound } from '../../platform/errors.t
 import { verifyPassword } from '../auth/index.ts'
 import { enqueue } from '../../platform/jobs/outbox.ts'
 import { tenantStanding, tenantsBlockingDeletion } from './account-deletion.ts'
-import { DELETE_ACCOUNT_JOB, EXPORT_JOB, type DeleteAccountJobPayload, type ExportJobPayload } from './jobs.ts'
+import { DELETE_ACCOUNT_JOB, EXPORT_JOB } from './job-names.ts'
 import type { ExportDocument, ExportStatus } from './schemas.ts'
 
 export interface ExportView {
@@ -64,8 +64,7 @@ export class PrivacyService {
           on conflict (user_id) where status = 'pending' do nothing
           returning id`
         if (created !== undefined) {
-          const payload: ExportJobPayload = { exportId: created.id }
-          await enqueue(tx, { queue: 'privacy', name: EXPORT_JOB, payload, tenantId: null })
+          await enqueue(tx, { queue: 'privacy', name: EXPORT_JOB, payload: { exportId: created.id }, tenantId: null })
           return { id: created.id, status: 'pending' as const }
         }
         const [waiting] = await tx<Array<{ id: string }>>`select id from exports where user_id = ${userId} and status = 'pending'`
@@ -109,8 +108,7 @@ export class PrivacyService {
       if (blocking.length > 0) {
         throw conflict(`you are the last owner of ${blocking.map(t => t.slug).join(', ')}, which have other members: make another owner first`)
       }
-      const payload: DeleteAccountJobPayload = { userId }
-      await enqueue(tx, { queue: 'privacy', name: DELETE_ACCOUNT_JOB, payload, tenantId: null, jobId: `privacy-delete-${userId}` })
+      await enqueue(tx, { queue: 'privacy', name: DELETE_ACCOUNT_JOB, payload: { userId }, tenantId: null, jobId: `privacy-delete-${userId}` })
     })
   }
 }

@@ -1,6 +1,12 @@
 /**
  * Background jobs.
  *
+ * Names: a feature declares each job's name once, in its job-names.ts, typed with its payload and
+ * queue (`jobName<{ exportId: string }, 'privacy'>('privacy.export')`, job-name.ts); the service that
+ * enqueues it and the handler registered for it both use that constant, and the compiler holds them
+ * to its payload and queue. A feature's jobs.ts holds its handlers and one register<Feature>Jobs(registry,
+ * deps), which its index exports; src/features/jobs.ts calls each of them once.
+ *
  * Enqueue: a service calls `enqueue(tx, { queue, name, payload })` inside its own transaction. That
  * writes an outbox row, nothing else: a rolled back transaction enqueues nothing and a Redis outage
  * loses nothing. The relay in the worker (relay.ts) moves committed rows to BullMQ under a job id
@@ -29,5 +35,6 @@
 export { enqueue, type EnqueueOptions } from './outbox.ts'
 export { once } from './once.ts'
 export { JobRegistry, type JobContext, type JobType } from './registry.ts'
+export { jobName, type JobName, type NoPayload, type QueueOf } from './job-name.ts'
 export { queueNames, type QueueName, type QueueCounts } from './queues.ts'
 export type { JobPayload } from './job-data.ts'

@@ -1,12 +1,14 @@
 import { currentContext } from '../../context.ts'
 import { afterCommit, type Sql, type TransactionSql } from '../db/database.ts'
 import { assertFlatPayload, type JobPayload } from './job-data.ts'
+import type { JobName } from './job-name.ts'
 import { isQueueName, type QueueName } from './queues.ts'
 
-export interface EnqueueOptions {
-  queue: QueueName
-  name: string
-  payload: JobPayload
+/** Enqueued under a JobName, the payload is of the name's type and the queue must be the name's. */
+export interface EnqueueOptions<P extends JobPayload = JobPayload, Q extends QueueName = QueueName> {
+  queue: NoInfer<Q>
+  name: JobName<P, Q>
+  payload: NoInfer<P>
   /** run no earlier than this long after the enqueuing transaction began */
   delayMs?: number
   /**
@@ -28,7 +30,7 @@ const MAX_DELAY_MS = 2_147_483_647
  * worker moves the row to BullMQ once committed. The job carries the request id and tenant id of
  * the current context. Returns the outbox id.
  */
-export async function enqueue (tx: TransactionSql, options: EnqueueOptions): Promise<string> {
+export async function enqueue<P extends JobPayload = JobPayload, Q extends QueueName = QueueName> (tx: TransactionSql, options: EnqueueOptions<P, Q>): Promise<string> {
   if (!isQueueName(options.queue)) throw new Error(`unknown queue ${JSON.stringify(options.queue)}`)
   if (options.name.length === 0) throw new Error('a job needs a name')
   assertFlatPayload(options.payload)

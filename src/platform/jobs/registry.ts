@@ -3,6 +3,7 @@ import type { Logger } from '../logger.ts'
 import type { Redis } from '../redis.ts'
 import { defaultRetryPolicy, type RetryPolicy } from './backoff.ts'
 import type { JobPayload } from './job-data.ts'
+import type { JobName } from './job-name.ts'
 import type { QueueName } from './queues.ts'
 
 /** What a handler gets besides its payload. The request context (request id, tenant) is already restored. */
@@ -16,11 +17,14 @@ export interface JobContext {
   attempt: number
 }
 
-/** A kind of job: where it queues, how it is retried and what it does. Its handler must be idempotent. */
-export interface JobType<P extends JobPayload = JobPayload> {
-  queue: QueueName
+/**
+ * A kind of job: where it queues, how it is retried and what it does. Its handler must be
+ * idempotent. Registered under a JobName, it takes the name's payload type and must name its queue.
+ */
+export interface JobType<P extends JobPayload = JobPayload, Q extends QueueName = QueueName> {
+  queue: NoInfer<Q>
   /** unique across queues: the worker dispatches by it */
-  name: string
+  name: JobName<P, Q>
   retry?: Partial<RetryPolicy>
   /** a repeatable job: the worker keeps one BullMQ job scheduler making it every this many ms, with an empty payload */
   repeatEveryMs?: number
@@ -41,7 +45,7 @@ const JOB_NAME = /^[a-z][a-z0-9._-]{0,63}$/
 export class JobRegistry {
   private readonly types = new Map<string, RegisteredJobType>()
 
-  register<P extends JobPayload> (type: JobType<P>): this {
+  register<P extends JobPayload = JobPayload, Q extends QueueName = QueueName> (type: JobType<P, Q>): this {
     if (!JOB_NAME.test(type.name)) throw new Error(`job name ${JSON.stringify(type.name)} must match ${String(JOB_NAME)}`)
     if (this.types.has(type.name)) throw new Error(`job type ${type.name} is already registered`)
     const retry = { ...defaultRetryPolicy, ...type.retry }

@@ -7,7 +7,8 @@ import { domainJobs } from '../../../src/features/jobs.ts'
 import { enqueue } from '../../../src/platform/jobs/outbox.ts'
 import { JobRegistry } from '../../../src/platform/jobs/registry.ts'
 import { anonymizeAccount, anonymizedEmail, DeletionBlockedError } from '../../../src/features/privacy/account-deletion.ts'
-import { DELETE_ACCOUNT_JOB, EXPORT_JOB, PURGE_EXPORTS_JOB, registerPrivacyJobs } from '../../../src/features/privacy/jobs.ts'
+import { registerPrivacyJobs } from '../../../src/features/privacy/jobs.ts'
+import { DELETE_ACCOUNT_JOB, EXPORT_JOB, PURGE_EXPORTS_JOB } from '../../../src/features/privacy/job-names.ts'
 import type { ExportDocument } from '../../../src/features/privacy/schemas.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { clientOf, expectInvalid, expectProblem, type Client } from '../../helpers/http.ts'
@@ -23,7 +24,7 @@ const { app, db, config } = await buildTestApp(t, { env: relaxedAuthLimits })
 const owner = createSql(db.ownerUrl, { max: 2 })
 t.teardown(() => owner.end({ timeout: 5 }))
 const smtp = await startSmtpServer(t)
-const privacyJobs = registerPrivacyJobs(new JobRegistry(), config, { mailer: createMailer({ SMTP_URL: smtp.url, MAIL_FROM: config.MAIL_FROM }) })
+const privacyJobs = registerPrivacyJobs(new JobRegistry(), { config, mailer: createMailer({ SMTP_URL: smtp.url, MAIL_FROM: config.MAIL_FROM }) })
 const { queues } = await startTestWorker(t, db, privacyJobs, { config })
 const { database } = serviceDatabase(t, db)
 const jobContext = directJobContexts(t, db, config)
@@ -491,7 +492,7 @@ t.test('a deletion-blocked email that cannot be sent claims nothing: the retry s
   await addMemberAs(paul, await createTenantAs(paul), quinn, 'viewer')
   const away = await startSmtpServer(tt)
   await away.close()
-  const failing = registerPrivacyJobs(new JobRegistry(), config, { mailer: createMailer({ SMTP_URL: away.url, MAIL_FROM: config.MAIL_FROM }, 2_000) })
+  const failing = registerPrivacyJobs(new JobRegistry(), { config, mailer: createMailer({ SMTP_URL: away.url, MAIL_FROM: config.MAIL_FROM }, 2_000) })
   const job = jobContext('manual-blocked-retry')
 
   const error = await failing.get(DELETE_ACCOUNT_JOB)!.handler({ userId: paul.id }, job).then(() => undefined, (failure: unknown) => failure)

@@ -1,11 +1,15 @@
 import type { Config } from '../../config.ts'
 import { flushLastSeen, lastSeenKey } from './service.ts'
-import type { JobType } from '../../platform/jobs/registry.ts'
+import type { JobRegistry, JobType } from '../../platform/jobs/registry.ts'
+import type { NoPayload } from '../../platform/jobs/job-name.ts'
+import { FLUSH_LAST_SEEN_JOB } from './job-names.ts'
 
-export const FLUSH_LAST_SEEN_JOB = 'users.flush-last-seen'
+export interface LastSeenJobDeps {
+  config: Pick<Config, 'REDIS_PREFIX' | 'LAST_SEEN_FLUSH_MS'>
+}
 
 /** Every LAST_SEEN_FLUSH_MS, moves the last-seen times recorded in Redis to users.last_seen_at (src/features/last-seen/service.ts). */
-export function flushLastSeenJob (config: Pick<Config, 'REDIS_PREFIX' | 'LAST_SEEN_FLUSH_MS'>): JobType {
+export function flushLastSeenJob (config: LastSeenJobDeps['config']): JobType<NoPayload, 'maintenance'> {
   const key = lastSeenKey(config.REDIS_PREFIX)
   return {
     queue: 'maintenance',
@@ -18,4 +22,9 @@ export function flushLastSeenJob (config: Pick<Config, 'REDIS_PREFIX' | 'LAST_SE
       if (result.entries > 0) job.log.debug(result, 'last seen flushed')
     }
   }
+}
+
+/** The last-seen job types: the flush. */
+export function registerLastSeenJobs (registry: JobRegistry, deps: LastSeenJobDeps): JobRegistry {
+  return registry.register(flushLastSeenJob(deps.config))
 }
