@@ -1,4 +1,4 @@
-import { Type, type IntegerOptions, type StringOptions, type TSchema } from '@sinclair/typebox'
+import { Type, type IntegerOptions, type Static, type StringOptions, type TSchema } from '@sinclair/typebox'
 import { UUID_PATTERN } from '../platform/ids.ts'
 
 /** A client-supplied string, trimmed before validation (see trim.ts). */
@@ -8,6 +8,18 @@ export const Text = (options: StringOptions = {}) => Type.String({ ...options, '
 export const Uuid = Type.String({ format: 'uuid', pattern: UUID_PATTERN })
 /** RFC 3339 in UTC; the Date objects postgres.js returns serialize to it */
 export const Timestamp = Type.Unsafe<Date | string>({ type: 'string', format: 'date-time' })
+
+/**
+ * What a service returns for a response schema: `Static<S>` with every Timestamp (Date or string
+ * to the serializer) narrowed to the Date postgres.js reads, at any depth. Derive a service's type
+ * from the schema its route answers with, rather than restating the fields.
+ */
+export type Loaded<S extends TSchema> = Dated<Static<S>>
+type Dated<T> =
+  unknown extends T ? T
+    : Date extends T ? Exclude<T, string>
+      : T extends object ? { [K in keyof T]: Dated<T[K]> }
+        : T
 export const Email = Text({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' })
 
 /**

@@ -1,5 +1,6 @@
 import type { Sql } from '../../platform/db/database.ts'
-import type { Article, ArticleStatus } from './schemas.ts'
+import type { Loaded } from '../../schemas/common.ts'
+import type { Article } from './schemas.ts'
 
 /**
  * A row of the article_view type (see migrations/0005_articles.sql), the select that reads one
@@ -7,18 +8,9 @@ import type { Article, ArticleStatus } from './schemas.ts'
  * module so the bench's bare baseline (bench/servers/bare.ts) reads and maps rows with the same
  * code without loading the service and what it imports.
  */
-export interface ArticleRow {
-  id: string
-  title: string
-  body: string
-  status: ArticleStatus
-  tags: string[]
+export interface ArticleRow extends Omit<Loaded<typeof Article>, 'author'> {
   author_id: string
   author_name: string
-  publish_at: Date | null
-  published_at: Date | null
-  created_at: Date
-  updated_at: Date
 }
 
 /**

@@ -1,21 +1,19 @@
+import type { Static } from '@sinclair/typebox'
 import type { Database, TransactionSql } from '../../platform/db/database.ts'
 import { conflict, notFound, validationFailed } from '../../platform/errors.ts'
 import { decodeCursor, page } from '../../platform/pagination.ts'
-import type { Article, ArticleStatus } from './schemas.ts'
+import type { ListQuery } from '../../schemas/common.ts'
+import type { Article, ArticleListQuery, ArticlePatchBody, NewArticleBody } from './schemas.ts'
 import { selectArticleView, toArticle, type ArticleRow } from './article-row.ts'
 import { assertMayModifyArticle } from './article-access.ts'
 import { type Actor, assertCurrentRole } from '../tenancy/index.ts'
 import { diff, recordAudit } from '../audit/index.ts'
 import { enqueuePublication } from './scheduled-publishing.ts'
 
-export interface ArticleFilters {
-  status?: ArticleStatus | undefined
-  tag?: string | undefined
-  author_id?: string | undefined
-}
-
-export interface NewArticle { title: string, body?: string | undefined, tags?: string[] | undefined }
-export type ArticlePatch = Partial<NewArticle>
+/** the filters of `GET /v1/articles`: its query without the page parameters */
+export type ArticleFilters = Omit<Static<typeof ArticleListQuery>, keyof Static<typeof ListQuery>>
+export type NewArticle = Static<typeof NewArticleBody>
+export type ArticlePatch = Static<typeof ArticlePatchBody>
 
 const MAX_TAGS = 10
 

@@ -1,6 +1,9 @@
+import type { Static } from '@sinclair/typebox'
 import { currentContext } from '../../context.ts'
 import type { Database, TransactionSql } from '../../platform/db/database.ts'
 import { decodeCursor, page } from '../../platform/pagination.ts'
+import type { ListQuery, Loaded } from '../../schemas/common.ts'
+import type { AuditEntry as AuditEntrySchema, AuditQuery } from './schemas.ts'
 
 export type AuditAction = 'created' | 'updated' | 'deleted' | 'published' | 'scheduled' |
   'member_added' | 'role_changed' | 'member_removed' | 'subscription_changed' | 'anonymized'
@@ -41,22 +44,11 @@ export function diff<T extends Record<string, unknown>> (before: T, after: Parti
   return changes
 }
 
-export interface AuditFilters {
-  object_type?: string | undefined
-  object_id?: string | undefined
-  actor_id?: string | undefined
-}
+/** the filters of `GET /v1/audit-log`: its query without the page parameters */
+export type AuditFilters = Omit<Static<typeof AuditQuery>, keyof Static<typeof ListQuery>>
 
-export interface AuditRecord {
-  id: string
-  actor: { id: string, name: string } | null
-  action: AuditAction
-  object_type: string
-  object_id: string
-  changes: FieldChanges
-  request_id: string | null
-  created_at: Date
-}
+/** an entry as the route answers it (the AuditEntry schema), its action one of ours, created_at a Date */
+export type AuditRecord = Omit<Loaded<typeof AuditEntrySchema>, 'action'> & { action: AuditAction }
 
 interface AuditRow extends Omit<AuditRecord, 'actor'> { actor_id: string | null, actor_name: string | null }
 

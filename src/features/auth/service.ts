@@ -1,23 +1,21 @@
+import type { Static } from '@sinclair/typebox'
 import type { Database, TransactionSql } from '../../platform/db/database.ts'
 import { isUniqueViolation } from '../../platform/db/errors.ts'
 import { AppError, conflict } from '../../platform/errors.ts'
 import { uuidv7 } from '../../platform/ids.ts'
 import type { ServiceLog } from '../../platform/logger.ts'
+import type { Loaded } from '../../schemas/common.ts'
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from './passwords.ts'
 import { hashRefreshToken, newRefreshToken, successorRefreshToken, type NewRefreshToken } from './refresh-tokens.ts'
+import type { LoginBody, RegisterBody, TokenPair as TokenPairSchema } from './schemas.ts'
 import type { AccessTokens } from './tokens.ts'
+import type { User as UserSchema } from './user-schemas.ts'
 
-export interface NewUser { email: string, password: string, name: string }
-export interface Credentials { email: string, password: string, tenant?: string }
-
-export interface User { id: string, email: string, name: string, created_at: Date }
-
-export interface TokenPair {
-  access_token: string
-  refresh_token: string
-  token_type: 'Bearer'
-  expires_in: number
-}
+export type NewUser = Static<typeof RegisterBody>
+export type Credentials = Static<typeof LoginBody>
+/** the account register answers, created_at the Date PostgreSQL returns */
+export type User = Loaded<typeof UserSchema>
+export type TokenPair = Static<typeof TokenPairSchema>
 
 /** The tenant lookups login needs to bind a token (the tenancy plugin's cached directory). */
 export interface TenantLookup {

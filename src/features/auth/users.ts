@@ -1,20 +1,17 @@
 import type { Database } from '../../platform/db/database.ts'
 import { AppError } from '../../platform/errors.ts'
-import type { Role } from '../tenancy/index.ts'
+import type { Loaded } from '../../schemas/common.ts'
 import type { AuthUser } from './user-cache.ts'
+import type { Me as MeSchema } from './user-schemas.ts'
 
-export interface Me {
-  user: { id: string, email: string, name: string, is_staff: boolean, created_at: Date }
-  memberships: Array<{ tenant: { id: string, slug: string, name: string }, role: Role }>
-}
+/** `GET /v1/me`, created_at the Date PostgreSQL returns */
+export type Me = Loaded<typeof MeSchema>
+type MeUser = Me['user']
+type Membership = Me['memberships'][number]
 
-interface MeRow {
-  id: string
-  email: string
-  name: string
-  is_staff: boolean
-  created_at: Date
-  memberships: Array<{ id: string, slug: string, name: string, role: Role }>
+/** the user's columns, and its memberships as json_build_object flattens them */
+interface MeRow extends MeUser {
+  memberships: Array<Membership['tenant'] & Pick<Membership, 'role'>>
 }
 
 /** The authentication cache's miss path: one statement on the global users table. */

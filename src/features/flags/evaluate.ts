@@ -1,14 +1,9 @@
 import { createHash } from 'node:crypto'
+import type { Loaded } from '../../schemas/common.ts'
+import type { Flag } from './schemas.ts'
 
-/** A flag as stored (see migrations/0004_flags.sql). */
-export interface FlagDefinition {
-  key: string
-  description: string
-  enabled: boolean
-  internal_only: boolean
-  tenants: string[]
-  percentage: number
-}
+/** A flag as stored (see migrations/0004_flags.sql): the Flag schema without its updated_at. */
+export type FlagDefinition = Omit<Loaded<typeof Flag>, 'updated_at'>
 
 /** Who asks: the request's tenant (none outside tenant routes) and whether the user is staff. */
 export interface FlagCaller {

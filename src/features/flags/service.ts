@@ -1,22 +1,16 @@
 import { type Database, forEachTenant, type TransactionSql } from '../../platform/db/database.ts'
 import { validationFailed } from '../../platform/errors.ts'
+import type { Loaded } from '../../schemas/common.ts'
 import type { FlagDefinition } from './evaluate.ts'
-import { FLAG_KEY_PATTERN } from './schemas.ts'
+import { FLAG_KEY_PATTERN, type Flag, type FlagBody } from './schemas.ts'
 import type { Invalidation } from '../../platform/invalidation.ts'
 import { type AuditAction, diff, type FieldChanges, recordAudit } from '../audit/index.ts'
 
-export interface FlagRecord extends FlagDefinition {
-  updated_at: Date
-}
+/** A flag as the admin API answers it (the Flag schema), updated_at the Date PostgreSQL returns. */
+export type FlagRecord = Loaded<typeof Flag>
 
 /** Everything a flag is besides its key: PUT replaces all of it. */
-export type FlagInput = {
-  description: string
-  enabled: boolean
-  internal_only: boolean
-  tenants: string[]
-  percentage: number
-}
+export type FlagInput = FlagBody
 
 export interface FlagChange {
   flag: FlagRecord

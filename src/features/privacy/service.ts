@@ -4,18 +4,16 @@ import { verifyPassword } from '../auth/index.ts'
 import { enqueue } from '../../platform/jobs/outbox.ts'
 import { tenantStanding, tenantsBlockingDeletion } from './account-deletion.ts'
 import { DELETE_ACCOUNT_JOB, EXPORT_JOB } from './job-names.ts'
-import type { ExportDocument, ExportStatus } from './schemas.ts'
+import type { Loaded } from '../../schemas/common.ts'
+import type { ExportDocument, ExportEnvelope, ExportStatus } from './schemas.ts'
 
-export interface ExportView {
-  id: string
-  status: ExportStatus
-  download_url?: string
-  expires_at?: Date
-}
+/** an export as `GET /v1/me/exports/:id` answers it, expires_at the Date PostgreSQL returns */
+export type ExportView = Loaded<typeof ExportEnvelope>['export']
 
 interface ExportRow {
   id: string
-  status: 'pending' | 'running' | 'ready' | 'failed'
+  /** 'expired' is not stored: it is derived from expires_at */
+  status: Exclude<ExportStatus, 'expired'>
   expires_at: Date | null
   expired: boolean
 }

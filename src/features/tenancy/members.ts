@@ -2,19 +2,19 @@ import type { Database, TransactionSql } from '../../platform/db/database.ts'
 import { isUniqueViolation } from '../../platform/db/errors.ts'
 import { AppError, conflict, forbidden, notFound } from '../../platform/errors.ts'
 import { decodeCursor, page } from '../../platform/pagination.ts'
+import type { Loaded } from '../../schemas/common.ts'
 import type { Role } from './permissions.ts'
 import type { Invalidation } from '../../platform/invalidation.ts'
 import { membershipKey } from '../../platform/invalidation.ts'
 import { recordAudit } from '../audit/index.ts'
 import { type Actor, assertCurrentRole, assertGrants } from './actor-role.ts'
+import type { Member as MemberSchema } from './schemas.ts'
 
-export interface Member {
-  user: { id: string, name: string, email: string }
-  role: Role
-  created_at: Date
-}
+/** a member as the members routes answer it, created_at the Date PostgreSQL returns */
+export type Member = Loaded<typeof MemberSchema>
 
-interface MemberRow { user_id: string, name: string, email: string, role: Role, created_at: Date }
+/** the select list of a member: the user's fields flattened, its id as user_id */
+interface MemberRow extends Omit<Member, 'user'>, Omit<Member['user'], 'id'> { user_id: string }
 
 const toMember = (row: MemberRow): Member => ({
   user: { id: row.user_id, name: row.name, email: row.email },

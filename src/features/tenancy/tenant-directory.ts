@@ -4,15 +4,12 @@ import type { Invalidation } from '../../platform/invalidation.ts'
 import { CoalescedLoads } from '../../platform/coalesced-loads.ts'
 import { membershipKey, parseMembershipKey } from '../../platform/invalidation.ts'
 import { isLowercaseUuid } from '../../platform/ids.ts'
+import type { Loaded } from '../../schemas/common.ts'
 import type { Role } from './permissions.ts'
-import { SLUG_PATTERN } from './schemas.ts'
+import { SLUG_PATTERN, type Tenant as TenantSchema } from './schemas.ts'
 
-export interface Tenant {
-  id: string
-  slug: string
-  name: string
-  created_at: Date
-}
+/** A tenant as the directory holds it: the Tenant schema, created_at the Date PostgreSQL returns. */
+export type Tenant = Loaded<typeof TenantSchema>
 
 /** the slug rule of POST /v1/tenants (NewTenantBody): 3..40 characters */
 const slug = new RegExp(SLUG_PATTERN)

@@ -1,3 +1,4 @@
+import type { Static } from '@sinclair/typebox'
 import type { Database } from '../../platform/db/database.ts'
 import { isUniqueViolation } from '../../platform/db/errors.ts'
 import { AppError, conflict } from '../../platform/errors.ts'
@@ -5,9 +6,10 @@ import { uuidv7 } from '../../platform/ids.ts'
 import type { Invalidation } from '../../platform/invalidation.ts'
 import { membershipKey } from '../../platform/invalidation.ts'
 import { recordAudit } from '../audit/index.ts'
+import type { NewTenantBody } from './schemas.ts'
 import type { Tenant } from './tenant-directory.ts'
 
-export interface NewTenant { slug: string, name: string }
+export type NewTenant = Static<typeof NewTenantBody>
 
 /** Tenants as a whole: creating one (its members are MembersService's, its lookups TenantDirectory's). */
 export class TenantsService {
