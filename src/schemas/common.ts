@@ -20,7 +20,9 @@ type Dated<T> =
     : Date extends T ? Exclude<T, string>
       : T extends object ? { [K in keyof T]: Dated<T[K]> }
         : T
-export const Email = Text({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' })
+/** an email address as the API checks it: something@something, no whitespace */
+export const EMAIL_PATTERN = '^[^\\s@]+@[^\\s@]+$'
+export const Email = Text({ minLength: 3, maxLength: 254, pattern: EMAIL_PATTERN })
 
 /**
  * An integer a client sends (query, path or body). Ajv's type coercion turns the strings

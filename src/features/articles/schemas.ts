@@ -20,8 +20,10 @@ export const Article = Type.Object({
 })
 export type Article = Static<typeof Article>
 
+/** a tag: 1..32 lower-case letters, digits and hyphens, in an article's tags and in the tag filter */
+const TAG = { minLength: 1, maxLength: 32, pattern: '^[a-z0-9-]+$' }
 /** Tags are merged before the "at most 10" rule applies, so the schema allows room for duplicates. */
-const Tags = Type.Array(Text({ minLength: 1, maxLength: 32, pattern: '^[a-z0-9-]+$' }), { maxItems: 100 })
+const Tags = Type.Array(Text(TAG), { maxItems: 100 })
 const Title = Text({ minLength: 1, maxLength: 200 })
 const ArticleBody = Type.String({ maxLength: 100_000 })
 
@@ -35,7 +37,7 @@ export const ScheduleBody = Body({ publish_at: Type.String({ format: 'date-time'
 export const ArticleParams = Type.Object({ id: Uuid })
 export const ArticleListQuery = Type.Composite([ListQuery, Type.Object({
   status: Type.Optional(ArticleStatus),
-  tag: Type.Optional(Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z0-9-]+$' })),
+  tag: Type.Optional(Type.String(TAG)),
   author_id: Type.Optional(Uuid)
 })])
 export const ArticleList = ListOf(Article)

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { FiniteInteger, Timestamp, Uuid } from '../../schemas/common.ts'
+import { EMAIL_PATTERN, FiniteInteger, Timestamp, Uuid } from '../../schemas/common.ts'
 
 const UnixSeconds = FiniteInteger({ minimum: 0, maximum: 253_402_300_799, description: 'unix seconds' })
 
@@ -22,7 +22,7 @@ export const PaymentEventBody = Type.Object({
     current_period_end: Type.Optional(UnixSeconds),
     invoice_id: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
     amount_cents: Type.Optional(FiniteInteger({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
-    email: Type.Optional(Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' }))
+    email: Type.Optional(Type.String({ minLength: 3, maxLength: 254, pattern: EMAIL_PATTERN }))
   }, { additionalProperties: true })
 }, { additionalProperties: true })
 export type PaymentEvent = Static<typeof PaymentEventBody>
