@@ -1,8 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import type { FlagCaller } from '../src/features/flags/index.ts'
 import { withinOr } from '../src/platform/within.ts'
-import { FLAG_KEY_PATTERN, type FlagInput, type FlagRecord, FlagsService, FlagStore } from '../src/features/flags/index.ts'
+import { FLAG_KEY_PATTERN, type FlagCaller, type FlagInput, type FlagRecord, FlagsService, FlagStore } from '../src/features/flags/index.ts'
 
 export interface FeatureFlags {
   /** from memory: no database or Redis round trip */

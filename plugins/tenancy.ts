@@ -1,8 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { AppError, validationFailed } from '../src/platform/errors.ts'
-import type { Role } from '../src/features/tenancy/index.ts'
-import { isTenantKey, type TenantRow as Tenant, TenantDirectory } from '../src/features/tenancy/index.ts'
+import { isTenantKey, type Role, type TenantRow as Tenant, TenantDirectory } from '../src/features/tenancy/index.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
