@@ -28,10 +28,23 @@ export function requestTag (): string {
   return tag.length <= APPLICATION_NAME_MAX ? tag : tag.slice(0, APPLICATION_NAME_MAX)
 }
 
-/** What a single-statement read gets to scope itself: the tenant and the tag, as parameters. */
+/** What a read that scopes itself (a function that takes them) gets: the request tag. */
 export interface ReadScope {
-  tenantId: string | null
   tag: string
+}
+
+/**
+ * A tenant read as one statement that scopes itself: the row `s` sets the tenant (for row-level
+ * security) and the request tag, and the read is a LATERAL subquery that refers to it, so
+ * PostgreSQL must compute `s` before it runs the read; `offset 0` keeps the planner from
+ * flattening the read into the join and reordering it. Should a plan ever run the read first, no
+ * tenant is set yet and row-level security returns nothing: it fails closed. No plpgsql: each
+ * read keeps its own prepared statement and plan (a function's generic plan served every filter
+ * combination of a list, badly; bench/README.md, SQL reads).
+ */
+function scoped<T extends readonly Row[]> (sql: Sql, tenantId: string, tag: string, read: PendingQuery<T>): PendingQuery<T> {
+  return sql<T>`select r.* from (select set_config('app.tenant_id', ${tenantId}, true) as tenant, set_config('application_name', ${tag}, true) as tag) s
+    cross join lateral (select * from (${read}) q where s.tenant is not null offset 0) r`
 }
 
 /** Work that needs the transaction's outcome: it runs with the pool once the transaction has committed. */
@@ -67,10 +80,10 @@ export async function forEachTenant<T> (tx: TransactionSql, items: readonly T[],
  * - `transaction(tenantId, fn)`: BEGIN; one statement that sets tenant, tag, statement_timeout and
  *   lock_timeout locally; fn's statements; COMMIT. For every write. A transaction that spans
  *   tenants (opened with none) acts as each in turn through `forEachTenant`.
- * - `read(name, tenantId, (sql, scope) => query)`: one statement, no transaction. The query calls a
- *   SECURITY INVOKER function that sets tenant and tag itself before it reads (see migrations); the
- *   deadline cancels it (a setting made inside a statement comes too late to arm its own
- *   statement_timeout).
+ * - `read(name, tenantId, (sql, scope) => query)`: one statement, no transaction. With a tenant,
+ *   the query is wrapped so that the same statement sets tenant and tag before it reads (`scoped`);
+ *   without one it runs as built (a function that scopes itself takes `scope.tag`). The deadline
+ *   cancels it (a setting made inside a statement comes too late to arm its own statement_timeout).
  */
 export class Database {
   constructor (readonly sql: Sql, private readonly options: DatabaseOptions) {}
@@ -121,7 +134,9 @@ export class Database {
   async read<T extends readonly Row[]> (name: string, tenantId: string | null, build: (sql: Sql, scope: ReadScope) => PendingQuery<T>): Promise<T> {
     const budget = this.budget()
     const started = performance.now()
-    const query = build(this.sql, { tenantId, tag: requestTag() })
+    const tag = requestTag()
+    const read = build(this.sql, { tag })
+    const query = tenantId === null ? read : scoped(this.sql, tenantId, tag, read)
     let timer: NodeJS.Timeout | undefined
     // postgres.js may queue the query behind a busy connection, where a cancel only lands once it
     // runs: the answer does not wait for that. A read has no effect to lose.
