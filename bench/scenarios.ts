@@ -3,6 +3,7 @@ import { pgbenchArticleById } from './pgbench.ts'
 import { articleByIdAsMembers, asEveryUser, bareArticleById, bareListOfEveryTenant, createArticleAsWriters } from './requests.ts'
 import type { Ratio, Scenario, ServerSpec } from './types.ts'
 import { signedWebhookDeliveries } from './webhooks.ts'
+import { prepareArticleTags, revalidatedArticleByIdAsMembers } from './revalidation.ts'
 
 /**
  * Servers, scenarios and ratios: the whole suite as data. A new measurement is a Scenario here
@@ -61,6 +62,15 @@ export const atriumFeatures: Scenario = { name: 'atrium GET /v1/features', serve
 export const bareArticle: Scenario = { name: 'bare pg GET /articles/:id', server: barePostgres, path: '/articles', requests: bareArticleById, ...seeded }
 export const atriumArticle: Scenario = { name: 'atrium GET /v1/articles/:id', server: atrium, path: '/v1/articles', requests: articleByIdAsMembers, ...seeded }
 export const pgbenchArticle: Scenario = pgbenchArticleById
+// the same read with If-None-Match of the article's current ETag: every answer a 304 without a body
+export const atriumArticleNotModified: Scenario = {
+  name: 'atrium GET /v1/articles/:id → 304',
+  server: atrium,
+  path: '/v1/articles',
+  requests: revalidatedArticleByIdAsMembers,
+  expectedStatus: 304,
+  setup: prepareArticleTags
+}
 
 export const bareList: Scenario = { name: 'bare pg GET /articles?limit=20', server: barePostgres, path: '/articles', requests: bareListOfEveryTenant, ...seeded }
 export const atriumList: Scenario = { name: 'atrium GET /v1/articles?limit=20', server: atrium, path: '/v1/articles', requests: asEveryUser('/v1/articles?limit=20'), ...seeded }
@@ -84,6 +94,7 @@ export const scenarios: Scenario[] = [
   atriumFeatures,
   bareArticle,
   atriumArticle,
+  atriumArticleNotModified,
   pgbenchArticle,
   bareList,
   atriumList,
@@ -100,6 +111,7 @@ export const ratios: Ratio[] = [
   { name: 'authenticated no-query route (GET /v1/features) ÷ bare hello', numerator: atriumFeatures, denominator: bareHello, target: 0.7, direction: '>=' },
   { name: 'GET /v1/articles/:id ÷ bare Fastify+postgres.js article', numerator: atriumArticle, denominator: bareArticle, target: 0.75, direction: '>=' },
   { name: 'GET /v1/articles?limit=20 ÷ bare Fastify+postgres.js list', numerator: atriumList, denominator: bareList, target: 0.75, direction: '>=' },
+  { name: 'issue 18: GET /v1/articles/:id revalidated (304) ÷ the same read answered 200', numerator: atriumArticleNotModified, denominator: atriumArticle, target: 1, direction: '>=' },
   { name: 'GET /v1/articles/:id ÷ pgbench same query (tps)', numerator: atriumArticle, denominator: pgbenchArticle, target: 0.25, direction: '>=' },
   { name: 'webhook ingestion ÷ GET /v1/articles/:id', numerator: atriumWebhook, denominator: atriumArticle, target: 0.5, direction: '>=' },
   {
