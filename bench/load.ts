@@ -39,11 +39,17 @@ export function drive (scenario: HttpScenario, context: BenchContext, url: strin
   })
 }
 
-/** Every status that is not 2xx, with its count. */
-export function badStatuses (result: autocannon.Result): Record<string, number> {
+/** Every status that is neither 2xx nor the scenario's expected one, with its count. */
+export function badStatuses (result: autocannon.Result, expected?: number): Record<string, number> {
   const bad: Record<string, number> = {}
   for (const [status, stats] of Object.entries(result.statusCodeStats ?? {})) {
-    if (!status.startsWith('2') && (stats.count ?? 0) > 0) bad[status] = stats.count ?? 0
+    if (!status.startsWith('2') && status !== String(expected) && (stats.count ?? 0) > 0) bad[status] = stats.count ?? 0
   }
   return bad
+}
+
+/** autocannon's non-2xx count, less the answers with the scenario's expected status */
+export function unexpectedNon2xx (result: autocannon.Result, expected?: number): number {
+  const wanted = expected === undefined ? 0 : result.statusCodeStats?.[String(expected) as keyof typeof result.statusCodeStats]?.count ?? 0
+  return result.non2xx - wanted
 }

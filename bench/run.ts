@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { stopCommands } from './command.ts'
 import { prepareBenchDatabase, type BenchDatabase } from './database.ts'
-import { badStatuses, drive, stopLoad } from './load.ts'
+import { badStatuses, drive, stopLoad, unexpectedNon2xx } from './load.ts'
 import { resultsMarkdown, ratioTable, runLine, summaryTable, type Environment } from './report.ts'
 import { ratios, scenarios } from './scenarios.ts'
 import { runningServers, serverNode, startServer } from './server-process.ts'
@@ -121,7 +121,7 @@ async function measureServer (scenario: HttpScenario, context: BenchContext, set
     let warmupProblems = 0
     if (settings.warmupS > 0) {
       const warmup = await drive(scenario, context, server.url, settings.connections, settings.warmupS)
-      warmupProblems = warmup.errors + warmup.non2xx
+      warmupProblems = warmup.errors + unexpectedNon2xx(warmup, scenario.expectedStatus)
     }
     const logBytesBefore = statSync(logPath).size
     const cpuBefore = server.cpuUs()
@@ -137,8 +137,8 @@ async function measureServer (scenario: HttpScenario, context: BenchContext, set
       latencyP99: result.latency.p99,
       errors: result.errors,
       timeouts: result.timeouts,
-      non2xx: result.non2xx,
-      badStatuses: badStatuses(result),
+      non2xx: unexpectedNon2xx(result, scenario.expectedStatus),
+      badStatuses: badStatuses(result, scenario.expectedStatus),
       peakRssKb,
       serverCpuUsPerRequest: cpuBefore === undefined || cpuAfter === undefined || result.requests.total === 0
         ? undefined

@@ -3,6 +3,7 @@ import { pgbenchArticleById } from './pgbench.ts'
 import { articleByIdAsMembers, asEveryUser, bareArticleById, bareListOfEveryTenant, BENCH_TAG, createArticleAsWriters, listAsEveryUser } from './requests.ts'
 import type { Ratio, Scenario, ServerSpec } from './types.ts'
 import { signedWebhookDeliveries } from './webhooks.ts'
+import { prepareArticleTags, revalidatedArticleByIdAsMembers } from './revalidation.ts'
 
 /**
  * Servers, scenarios and ratios: the whole suite as data. A new measurement is a Scenario here
@@ -61,6 +62,15 @@ export const atriumFeatures: Scenario = { name: 'atrium GET /v1/features', serve
 export const bareArticle: Scenario = { name: 'bare pg GET /articles/:id', server: barePostgres, path: '/articles', requests: bareArticleById, ...seeded }
 export const atriumArticle: Scenario = { name: 'atrium GET /v1/articles/:id', server: atrium, path: '/v1/articles', requests: articleByIdAsMembers, ...seeded }
 export const pgbenchArticle: Scenario = pgbenchArticleById
+// the same read with If-None-Match of the article's current ETag: every answer a 304 without a body
+export const atriumArticleNotModified: Scenario = {
+  name: 'atrium GET /v1/articles/:id → 304',
+  server: atrium,
+  path: '/v1/articles',
+  requests: revalidatedArticleByIdAsMembers,
+  expectedStatus: 304,
+  setup: prepareArticleTags
+}
 
 export const bareList: Scenario = { name: 'bare pg GET /articles?limit=20', server: barePostgres, path: '/articles', requests: bareListOfEveryTenant('first'), ...seeded }
 export const atriumList: Scenario = { name: 'atrium GET /v1/articles?limit=20', server: atrium, path: '/v1/articles', requests: listAsEveryUser('first'), ...seeded }
@@ -89,6 +99,7 @@ export const scenarios: Scenario[] = [
   atriumFeatures,
   bareArticle,
   atriumArticle,
+  atriumArticleNotModified,
   pgbenchArticle,
   bareList,
   atriumList,
@@ -111,6 +122,7 @@ export const ratios: Ratio[] = [
   { name: 'GET /v1/articles?limit=20 ÷ bare Fastify+postgres.js list', numerator: atriumList, denominator: bareList, target: 0.85, direction: '>=' },
   { name: `GET /v1/articles?limit=20&tag=${BENCH_TAG} ÷ bare list, same filter`, numerator: atriumTagList, denominator: bareTagList, target: 0.85, direction: '>=' },
   { name: 'GET /v1/articles?limit=20 page 5 ÷ bare list, same cursor', numerator: atriumPage5, denominator: barePage5, target: 0.85, direction: '>=' },
+  { name: 'issue 18: GET /v1/articles/:id revalidated (304) ÷ the same read answered 200', numerator: atriumArticleNotModified, denominator: atriumArticle, target: 1, direction: '>=' },
   { name: 'GET /v1/articles/:id ÷ pgbench same query (tps)', numerator: atriumArticle, denominator: pgbenchArticle, target: 0.3, direction: '>=' },
   { name: 'webhook ingestion ÷ GET /v1/articles/:id', numerator: atriumWebhook, denominator: atriumArticle, target: 0.5, direction: '>=' },
   {

@@ -48,6 +48,8 @@ export interface HttpScenario extends ScenarioBase {
    * out fall back to method, path, headers and body above. Called for every run (warm-up included).
    */
   requests?: (context: BenchContext) => autocannon.Request[]
+  /** the status every answer should have when it is not a 2xx (a revalidation's 304); any other non-2xx counts as a failure */
+  expectedStatus?: number
 }
 
 /** What a command run measured: a RunResult without the labels the harness adds. */

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { buildApp } from './app.ts'
-import { ensureDatabase, migrate, requireOwnerUrl } from './platform/db/migrate.ts'
+import { ensureDatabase, migrate, MigrationInterrupted, requireOwnerUrl } from './platform/db/migrate.ts'
 import { createLogger, type Logger } from './platform/logger.ts'
 import { DEMO_PASSWORD, demoEmail, seed } from './seed.ts'
-import { installGracefulShutdown, type Closable } from './platform/shutdown.ts'
+import { installGracefulShutdown } from './platform/shutdown.ts'
 import { domainJobs } from './features/jobs.ts'
 import { startWorker } from './worker.ts'
 
@@ -25,6 +25,8 @@ async function main (): Promise<void> {
   }
   const log = createLogger(config)
   const development = config.NODE_ENV !== 'production'
+  // before any start-up work: a SIGTERM during migrate or listen stops the process too
+  const shutdown = installGracefulShutdown(config, log)
 
   if (development || config.MIGRATE_ON_START) {
     if (development) await ensureDatabase(requireOwnerUrl(config), m => log.info(m))
@@ -32,25 +34,28 @@ async function main (): Promise<void> {
       ownerUrl: requireOwnerUrl(config),
       runtimeUrl: config.DATABASE_URL,
       statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
-      log: m => log.info(`migrate: ${m}`)
+      log: m => log.info(`migrate: ${m}`),
+      signal: shutdown.signal
+    }).catch((error: unknown) => {
+      // the shutdown handler is exiting: nothing was applied, and nothing more starts
+      if (!(error instanceof MigrationInterrupted)) throw error
     })
+    if (shutdown.signal.aborted) return
   }
 
   let app: FastifyInstance | undefined
   if (config.ROLE === 'api' || config.ROLE === 'all') {
     app = await buildApp(config)
+    shutdown.serve(app)
     if (development || config.SEED_ON_START) await seedDemoTenant(app, log)
     const address = await app.listen({ host: config.HOST, port: config.PORT })
     log.info(`Atrium API listening on ${address}`)
     if (development) process.stdout.write(tryIt(address))
   }
 
-  const others: Closable[] = []
   if (config.ROLE === 'worker' || config.ROLE === 'all') {
-    others.push(await startWorker(config, log, { registry: domainJobs(config) }))
+    shutdown.add(await startWorker(config, log, { registry: domainJobs(config) }))
   }
-
-  installGracefulShutdown(config, log, app, others)
 }
 
 /** A fresh database gets the demo tenant `acme` with a few articles, so there is something to try. */

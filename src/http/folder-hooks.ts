@@ -21,7 +21,7 @@ export async function tenantScopedFolder (app: FastifyInstance): Promise<void> {
  */
 export async function noStoreFolder (app: FastifyInstance): Promise<void> {
   app.addHook('onSend', async (_request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-    reply.header('cache-control', 'no-store')
+    reply.cacheControl('no-store')
     return payload
   })
 }

@@ -6,18 +6,32 @@ import type { Config } from '../config.ts'
 
 export interface Closable { close: () => Promise<void> }
 
+/** What a signal stops: handed over piece by piece as start-up makes them. */
+export interface Shutdown {
+  /** aborted on the first signal: start-up work in progress (migrate) stops, and no more starts */
+  readonly signal: AbortSignal
+  /** the API server, closed with readiness off first */
+  serve: (app: FastifyInstance) => void
+  /** anything else that runs until shutdown (the worker) */
+  add: (closable: Closable) => void
+}
+
 /**
- * On SIGTERM/SIGINT: /readyz turns 503 at once, SHUTDOWN_DELAY_MS later the server stops
- * accepting, in-flight requests (and running jobs) finish, connections close, exit 0.
- * Past SHUTDOWN_DELAY_MS + SHUTDOWN_GRACE_MS the process exits 1 regardless.
+ * Installed before any start-up work, so a signal during migrate or listen stops the process
+ * too (as PID 1, node ignores a SIGTERM nobody listens for). On SIGTERM/SIGINT: /readyz turns 503
+ * at once, SHUTDOWN_DELAY_MS later the server stops accepting, in-flight requests (and running
+ * jobs) finish, connections close, exit 0. Past SHUTDOWN_DELAY_MS + SHUTDOWN_GRACE_MS the process
+ * exits 1 regardless. What start-up had not handed over yet ends with the process.
  */
 export function installGracefulShutdown (
   config: Pick<Config, 'SHUTDOWN_DELAY_MS' | 'SHUTDOWN_GRACE_MS'>,
-  log: Logger,
-  app: FastifyInstance | undefined,
-  others: Closable[] = []
-): void {
+  log: Logger
+): Shutdown {
+  const stop = new AbortController()
+  let app: FastifyInstance | undefined
+  const others: Closable[] = []
   closeWithGrace({ delay: config.SHUTDOWN_DELAY_MS + config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+    stop.abort()
     if (err) log.error({ err }, 'shutting down after an unexpected error')
     else log.info({ signal }, 'shutting down: readiness off')
     if (app) {
@@ -28,4 +42,9 @@ export function installGracefulShutdown (
     await Promise.all([app?.close(), ...others.map(o => o.close())])
     log.info('shut down cleanly')
   })
+  return {
+    signal: stop.signal,
+    serve: server => { app = server },
+    add: closable => { others.push(closable) }
+  }
 }

@@ -1,19 +1,23 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { ArticleEnvelope, ArticleList, ArticleListQuery, ArticleParams, ArticlePatchBody, NewArticleBody, ScheduleBody } from '../../../src/features/articles/index.ts'
+import { ArticleEnvelope, ArticleList, ArticleListQuery, ArticleParams, ArticlePatchBody, NewArticleBody, ScheduleBody, articlePageTag, articleTag } from '../../../src/features/articles/index.ts'
 import { actorOf } from '../../../src/http/actor.ts'
+import { notModified } from '../../../src/http/revalidation.ts'
 
 const tags = ['articles']
+/** the answer to a matching If-None-Match (src/http/revalidation.ts) */
+const NotModified = Type.Null({ description: 'Not Modified: the If-None-Match names the current ETag; no body' })
 
 const articlesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const articles = app.services.articles
 
   app.get('/', {
     config: { permission: 'articles:read' },
-    schema: { summary: 'List articles, newest first', tags, querystring: ArticleListQuery, response: { 200: ArticleList } }
-  }, async (request) => {
+    schema: { summary: 'List articles, newest first', tags, querystring: ArticleListQuery, response: { 200: ArticleList, 304: NotModified } }
+  }, async (request, reply) => {
     const { limit, cursor, status, tag, author_id: authorId } = request.query
-    return articles.list(request.tenant!.id, { status, tag, author_id: authorId }, limit, cursor)
+    const page = await articles.list(request.tenant!.id, { status, tag, author_id: authorId }, limit, cursor)
+    return notModified(request, reply, articlePageTag(page)) ? reply : page
   })
 
   app.post('/', {
@@ -27,8 +31,11 @@ const articlesRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/:id', {
     config: { permission: 'articles:read' },
-    schema: { summary: 'Get one article', tags, params: ArticleParams, response: { 200: ArticleEnvelope } }
-  }, async (request) => ({ article: await articles.get(request.tenant!.id, request.params.id) }))
+    schema: { summary: 'Get one article', tags, params: ArticleParams, response: { 200: ArticleEnvelope, 304: NotModified } }
+  }, async (request, reply) => {
+    const article = await articles.get(request.tenant!.id, request.params.id)
+    return notModified(request, reply, articleTag(article)) ? reply : { article }
+  })
 
   app.patch('/:id', {
     config: { permission: 'articles:write', event: 'article.updated' },

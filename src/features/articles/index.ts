@@ -4,4 +4,5 @@
  */
 export * from './schemas.ts'
 export { ArticlesService } from './service.ts'
+export { articlePageTag, articleTag } from './etags.ts'
 export { registerArticleJobs } from './jobs.ts'

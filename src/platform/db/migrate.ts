@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -24,6 +25,25 @@ export interface MigrateOptions {
   /** where the SQL files are (default: migrations/ of the project) */
   dir?: string
   log?: (message: string) => void
+  /** aborting it (a SIGTERM) drops the connection: the run's transaction rolls back, migrate rejects with MigrationInterrupted */
+  signal?: AbortSignal
+}
+
+/** migrate was stopped through its signal; nothing of the run was committed */
+export class MigrationInterrupted extends Error {
+  override name = 'MigrationInterrupted'
+  constructor () {
+    super('interrupted: nothing of this run was applied (its transaction rolled back)')
+  }
+}
+
+/** An applied migration file whose content is no longer what was applied: migrate applies nothing. */
+export class ChangedMigrationError extends Error {
+  override name = 'ChangedMigrationError'
+  constructor (readonly file: string, recorded: string, current: string) {
+    super(`${file} was changed after it was applied (sha256 ${recorded.slice(0, 12)}… when applied, ${current.slice(0, 12)}… now): ` +
+      'restore it and put the change in a new migration file')
+  }
 }
 
 export interface MigrateResult {
@@ -57,18 +77,30 @@ export async function ensureDatabase (ownerUrl: string, log: (m: string) => void
   }
 }
 
+/** sha256 (hex) of a migration file's bytes, as recorded in schema_migrations.checksum */
+export const checksumOf = (text: string): string => createHash('sha256').update(text).digest('hex')
+
 /**
  * Applies every migration file not applied yet, in file-name order, all in one transaction (a
  * failing file leaves the database as it was) under a transaction-scoped advisory lock, so that
- * instances starting together apply each file once.
+ * instances starting together apply each file once. Each applied file's checksum is recorded; an
+ * applied file that changed since stops the run (ChangedMigrationError) before anything is applied.
  */
 export async function migrate (options: MigrateOptions): Promise<MigrateResult> {
   const log = options.log ?? (() => {})
   const dir = options.dir ?? migrationsDir
   const files = await listMigrations(dir)
+  const texts = new Map(await Promise.all(files.map(async file => [file, await readFile(join(dir, file), 'utf8')] as const)))
+  const interrupted = () => options.signal?.aborted === true
+  if (interrupted()) throw new MigrationInterrupted()
   const sql = createSql(options.ownerUrl, { max: 1, applicationName: 'atrium-migrate' })
+  // closing the socket ends the backend's session, which rolls the transaction back
+  const interrupt = () => { sql.end({ timeout: 0 }).catch(() => {}) }
+  options.signal?.addEventListener('abort', interrupt, { once: true })
   try {
     return await sql.begin(async tx => {
+      // a statement still running when the client goes away stops within a second, not at its end
+      await tx`set local client_connection_check_interval = 1000`
       // transaction-scoped: released by COMMIT or ROLLBACK, never leaked by a crash
       await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`
       await ensureOwnerRole(tx)
@@ -81,24 +113,52 @@ export async function migrate (options: MigrateOptions): Promise<MigrateResult> 
         name text primary key,
         applied_at timestamptz not null default now()
       )`
-      const done = new Set((await tx<{ name: string }[]>`select name from schema_migrations`).map(r => r.name))
+      // databases migrated before checksums were recorded get the column, then their files' checksums below
+      await tx`alter table schema_migrations add column if not exists checksum text`
+      const done = await verifyApplied(tx, texts, log)
       const applied: string[] = []
-      for (const file of files) {
+      for (const [file, text] of texts) {
         if (done.has(file)) continue
         log(`applying ${file}`)
-        const text = await readFile(join(dir, file), 'utf8')
         await tx.savepoint(async sp => {
           await sp.unsafe(text).simple()
-          await sp`insert into schema_migrations (name) values (${file})`
+          await sp`insert into schema_migrations (name, checksum) values (${file}, ${checksumOf(text)})`
         })
         applied.push(file)
       }
       log(applied.length === 0 ? `database is up to date (${files.length} migrations)` : `applied ${applied.length} migration(s)`)
       return { applied, skipped: files.length - applied.length }
     })
+  } catch (error) {
+    if (interrupted()) throw new MigrationInterrupted()
+    throw error
   } finally {
+    options.signal?.removeEventListener('abort', interrupt)
     await sql.end()
   }
+}
+
+/**
+ * The names of the applied migrations, each checked against its file: a recorded checksum that
+ * differs stops the run; one not recorded yet (applied before checksums were kept) is filled in
+ * from the file as it is now.
+ */
+async function verifyApplied (tx: TransactionSql, texts: ReadonlyMap<string, string>, log: (message: string) => void): Promise<Set<string>> {
+  const rows = await tx<Array<{ name: string, checksum: string | null }>>`select name, checksum from schema_migrations order by name`
+  let filled = 0
+  for (const row of rows) {
+    const text = texts.get(row.name)
+    if (text === undefined) continue
+    const current = checksumOf(text)
+    if (row.checksum === null) {
+      await tx`update schema_migrations set checksum = ${current} where name = ${row.name}`
+      filled++
+    } else if (row.checksum !== current) {
+      throw new ChangedMigrationError(row.name, row.checksum, current)
+    }
+  }
+  if (filled > 0) log(`recorded the checksums of ${filled} migration(s) applied before checksums were kept`)
+  return new Set(rows.map(row => row.name))
 }
 
 /**

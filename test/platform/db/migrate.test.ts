@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { createSql } from '../../../src/platform/db/client.ts'
-import { listMigrations, migrate, migrationsDir, OWNER_ROLE, RUNTIME_GROUP_ROLE, type MigrateResult } from '../../../src/platform/db/migrate.ts'
+import { ChangedMigrationError, checksumOf, listMigrations, migrate, MigrationInterrupted, migrationsDir, OWNER_ROLE, RUNTIME_GROUP_ROLE, type MigrateResult } from '../../../src/platform/db/migrate.ts'
 import { createEmptyDatabase, runtimeRole } from '../../helpers/database.ts'
+import { waitFor } from '../../helpers/wait.ts'
+import type { Teardown } from '../../helpers/app.ts'
 
 const db = await createEmptyDatabase()
 t.teardown(() => db.drop())
@@ -138,4 +140,71 @@ t.test('a database migrated as the admin before the owner role existed is handed
   tt.same(rows.map(row => row.slug), ['legacy'])
   const [hidden] = await runtime<{ n: number }[]>`select count(*)::int as n from memberships`
   tt.equal(hidden?.n, 0, 'row-level security still binds the runtime role')
+})
+
+/** a scratch copy of the project's migrations, removed when the test ends */
+async function scratchMigrations (tt: Teardown): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'atrium-migrations-'))
+  tt.teardown(() => rm(dir, { recursive: true, force: true }))
+  await cp(migrationsDir, dir, { recursive: true })
+  return dir
+}
+
+const recordedChecksums = async () => await owner<Array<{ name: string, checksum: string | null }>>`
+  select name, checksum from schema_migrations where name not like '999%' order by name`
+
+t.test('each applied file is recorded with the sha256 of its content', async tt => {
+  const expected = await Promise.all(files.map(async name => ({ name, checksum: checksumOf(await readFile(join(migrationsDir, name), 'utf8')) })))
+  tt.same(await recordedChecksums(), expected)
+})
+
+t.test('an applied migration edited afterwards stops migrate, naming the file; nothing of the run is applied', async tt => {
+  const dir = await scratchMigrations(tt)
+  const edited = files[Math.floor(files.length / 2)] as string
+  const text = await readFile(join(dir, edited), 'utf8')
+  await writeFile(join(dir, edited), `${text}\n-- an afterthought\n`)
+  await writeFile(join(dir, '9997_pending.sql'), 'create table pending_behind_a_changed_file (id int);\n')
+  const before = await recordedChecksums()
+
+  const error = await migrate({ ownerUrl: db.ownerUrl, runtimeUrl: db.runtimeUrl, dir }).then(() => undefined, (e: unknown) => e)
+  tt.type(error, ChangedMigrationError)
+  tt.match((error as Error).message, new RegExp(`^${edited} was changed after it was applied \\(sha256 [0-9a-f]{12}… when applied, [0-9a-f]{12}… now\\): restore it and put the change in a new migration file$`))
+  const [pending] = await owner`select to_regclass('public.pending_behind_a_changed_file') as name`
+  tt.equal(pending?.name, null, 'the pending file is not applied')
+  tt.same(await recordedChecksums(), before, 'the recorded checksums are unchanged')
+
+  await writeFile(join(dir, edited), text)
+  await rm(join(dir, '9997_pending.sql'))
+  tt.same((await migrate({ ownerUrl: db.ownerUrl, runtimeUrl: db.runtimeUrl, dir })).applied, [], 'with the file restored, migrate passes')
+})
+
+t.test('a database migrated before checksums were kept gets them on its first run, then is checked like any other', async tt => {
+  await owner`alter table schema_migrations drop column checksum`
+  const messages: string[] = []
+  const result = await migrate({ ownerUrl: db.ownerUrl, runtimeUrl: db.runtimeUrl, log: m => messages.push(m) })
+  tt.same(result.applied, [], 'nothing to apply')
+  tt.ok(messages.includes(`recorded the checksums of ${files.length} migration(s) applied before checksums were kept`), messages.join('; '))
+  tt.ok((await recordedChecksums()).every(row => row.checksum !== null && /^[0-9a-f]{64}$/.test(row.checksum)), 'every row has a checksum')
+
+  const dir = await scratchMigrations(tt)
+  await writeFile(join(dir, files[0] as string), '-- rewritten\n')
+  await tt.rejects(migrate({ ownerUrl: db.ownerUrl, runtimeUrl: db.runtimeUrl, dir }), new RegExp(`^${files[0] as string} was changed`))
+})
+
+t.test('aborting a run in the middle of a file rolls the whole run back and ends its session', async tt => {
+  const dir = await scratchMigrations(tt)
+  await writeFile(join(dir, '9996_slow.sql'), 'create table interrupted_half (id int);\nselect pg_sleep(60);\n')
+  const stop = new AbortController()
+  const run = migrate({ ownerUrl: db.ownerUrl, runtimeUrl: db.runtimeUrl, dir, signal: stop.signal })
+  const sessions = async () => await owner<Array<{ sleeping: boolean }>>`
+    select query like '%pg_sleep%' as sleeping from pg_stat_activity
+    where datname = ${db.name} and application_name = 'atrium-migrate'`
+  await waitFor('the run to reach the slow file', async () => (await sessions()).some(s => s.sleeping))
+  stop.abort()
+  await tt.rejects(run, MigrationInterrupted)
+  await waitFor('the run\'s session to end', async () => (await sessions()).length === 0)
+  const [table] = await owner`select to_regclass('public.interrupted_half') as name`
+  tt.equal(table?.name, null, 'what the file had done is rolled back')
+  const recorded = await owner`select name from schema_migrations where name like '999%'`
+  tt.same(recorded, [], 'nothing recorded')
 })
