@@ -40,7 +40,8 @@ async function postgresPlugin (app: FastifyInstance): Promise<void> {
     log: app.log,
     slowQueryMs: app.config.SLOW_QUERY_MS,
     lockTimeoutMs: app.config.LOCK_TIMEOUT_MS,
-    defaultBudgetMs: app.config.DATABASE_STATEMENT_TIMEOUT_MS
+    defaultBudgetMs: app.config.DATABASE_STATEMENT_TIMEOUT_MS,
+    ...(app.telemetry === undefined ? {} : { observer: app.telemetry.database })
   }))
   app.addErrorTranslator(error => isDatabaseUnavailable(error)
     ? new AppError('unavailable', { detail: 'the database is unavailable; retry later', retryAfter: 1 })

@@ -7,6 +7,7 @@ import { DEMO_PASSWORD, demoEmail, seed } from './seed.ts'
 import { installGracefulShutdown, type Closable } from './platform/shutdown.ts'
 import { domainJobs } from './features/jobs.ts'
 import { startWorker } from './worker.ts'
+import { startTelemetry } from './platform/telemetry/index.ts'
 
 /**
  * Entry point for every role: ROLE=api serves HTTP, ROLE=worker runs jobs, ROLE=all (development)
@@ -36,9 +37,12 @@ async function main (): Promise<void> {
     })
   }
 
+  // one tracer for the process, API and worker alike; off (nothing loaded) without an OTLP endpoint
+  const telemetry = await startTelemetry(config, log)
+
   let app: FastifyInstance | undefined
   if (config.ROLE === 'api' || config.ROLE === 'all') {
-    app = await buildApp(config)
+    app = await buildApp(config, telemetry === undefined ? {} : { telemetry })
     if (development || config.SEED_ON_START) await seedDemoTenant(app, log)
     const address = await app.listen({ host: config.HOST, port: config.PORT })
     log.info(`Atrium API listening on ${address}`)
@@ -47,10 +51,10 @@ async function main (): Promise<void> {
 
   const others: Closable[] = []
   if (config.ROLE === 'worker' || config.ROLE === 'all') {
-    others.push(await startWorker(config, log, { registry: domainJobs(config) }))
+    others.push(await startWorker(config, log, { registry: domainJobs(config), ...(telemetry === undefined ? {} : { telemetry }) }))
   }
 
-  installGracefulShutdown(config, log, app, others)
+  installGracefulShutdown(config, log, app, others, telemetry === undefined ? undefined : () => telemetry.shutdown())
 }
 
 /** A fresh database gets the demo tenant `acme` with a few articles, so there is something to try. */

@@ -15,7 +15,9 @@ export function installGracefulShutdown (
   config: Pick<Config, 'SHUTDOWN_DELAY_MS' | 'SHUTDOWN_GRACE_MS'>,
   log: Logger,
   app: FastifyInstance | undefined,
-  others: Closable[] = []
+  others: Closable[] = [],
+  /** after everything has closed: exports the last spans (telemetry) */
+  flush?: () => Promise<void>
 ): void {
   closeWithGrace({ delay: config.SHUTDOWN_DELAY_MS + config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'shutting down after an unexpected error')
@@ -26,6 +28,7 @@ export function installGracefulShutdown (
       log.info('shutting down: no new connections, finishing in-flight requests')
     }
     await Promise.all([app?.close(), ...others.map(o => o.close())])
+    await flush?.()
     log.info('shut down cleanly')
   })
 }
