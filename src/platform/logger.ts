@@ -56,6 +56,7 @@ export function createLogger (config: Pick<Config, 'LOG_LEVEL'>, destination?: D
       return {
         request_id: context.requestId,
         trace_id: context.traceId,
+        span_id: context.spanId,
         tenant_id: context.tenantId,
         user_id: context.userId
       }

@@ -13,6 +13,17 @@ export interface DatabaseOptions {
   lockTimeoutMs: number
   /** budget for work outside a request (jobs, scripts), when the context sets no deadline */
   defaultBudgetMs: number
+  /** sees every read and transaction (tracing, src/platform/telemetry/); absent, nothing is wrapped */
+  observer?: DatabaseObserver
+}
+
+/**
+ * Wraps each read (by its name) and each transaction, from before the pool wait to the answer:
+ * `run` is the call itself, its result or error passed through unchanged.
+ */
+export interface DatabaseObserver {
+  read: <T extends readonly Row[]>(name: string, run: () => Promise<T>) => Promise<T>
+  transaction: <T>(run: () => Promise<T>) => Promise<T>
 }
 
 const APPLICATION_NAME_MAX = 63
@@ -86,7 +97,16 @@ export async function forEachTenant<T> (tx: TransactionSql, items: readonly T[],
  *   cancels it (a setting made inside a statement comes too late to arm its own statement_timeout).
  */
 export class Database {
-  constructor (readonly sql: Sql, private readonly options: DatabaseOptions) {}
+  constructor (readonly sql: Sql, private readonly options: DatabaseOptions) {
+    const observer = options.observer
+    // observed: this instance's two calls go through the observer; unobserved, not even a check
+    if (observer !== undefined) {
+      const read = this.read.bind(this)
+      const transaction = this.transaction.bind(this)
+      this.read = async (name, tenantId, build) => await observer.read(name, () => read(name, tenantId, build))
+      this.transaction = async (tenantId, fn) => await observer.transaction(() => transaction(tenantId, fn))
+    }
+  }
 
   /** Milliseconds this work may still take; a spent budget is a timeout before any query runs. */
   private budget (): number {
