@@ -119,6 +119,9 @@ t.test('a job committed while Redis is down is delivered once Redis is back, exa
 
   await redis.start()
   await waitFor('the job committed during the outage ran', async () => (await effects('during-outage')).length > 0, 20_000)
+  // the relay's transaction adds the job to Redis, then marks the row and commits: a worker may
+  // run the job before that commit lands, so the mark is waited for, not read at once
+  await waitFor('the row to be marked relayed', async () => (await outboxRows('during-outage'))[0]?.relayed_at instanceof Date, 5_000).catch(() => {})
   const [relayed] = await outboxRows('during-outage')
   tt.ok(relayed?.relayed_at instanceof Date, 'the row is marked relayed')
   await sleep(1_500) // two relay polls: a second copy would be added and run by now
