@@ -2,6 +2,7 @@ import { AccessTokens } from '../src/features/auth/tokens.ts'
 import { createSql } from '../src/platform/db/client.ts'
 import { Database } from '../src/platform/db/database.ts'
 import { createLogger } from '../src/platform/logger.ts'
+import { encodeCursor } from '../src/platform/pagination.ts'
 import type { Role } from '../src/features/tenancy/permissions.ts'
 import { demoEmail, seed } from '../src/seed.ts'
 import { BENCH_FLAG } from './servers/probes.ts'
@@ -10,6 +11,9 @@ import type { BenchContext } from './types.ts'
 
 export const TENANT_COUNT = 10
 export const ARTICLES_PER_TENANT = 1_000
+/** the large tenants: this many articles, where a list's plan and a deep page cost most */
+export const LARGE_TENANTS = 2
+export const ARTICLES_PER_LARGE_TENANT = 10_000
 /** seed() makes owner, admin, editor and viewer; these make 10 members a tenant, 100 users in all */
 const EXTRA_ROLES: Role[] = ['editor', 'editor', 'viewer', 'viewer', 'viewer', 'viewer']
 const TOKEN_TTL_S = 900
@@ -26,6 +30,8 @@ export interface BenchTenant {
   users: BenchUser[]
   /** every article of the tenant after seeding */
   articleIds: string[]
+  /** the cursor of page 5 of the tenant's list of 20 (after its 80 newest articles) */
+  page5Cursor: string
 }
 
 export interface Fixtures {
@@ -37,6 +43,14 @@ export interface Fixtures {
 /** A user with an access token bound (`tid`) to their tenant. */
 export interface SignedUser extends BenchUser {
   authorization: string
+}
+
+/** page 5 of 20 starts after the 80 newest */
+const PAGE_5_OFFSET = 80
+
+function cursorAfter (row: { id: string, created_at: Date } | undefined, slug: string): string {
+  if (row === undefined) throw new BenchError(`tenant ${slug} has fewer than ${PAGE_5_OFFSET} articles: no page 5`)
+  return encodeCursor([row.created_at.toISOString(), row.id])
 }
 
 const slugs = (): string[] => ['acme', ...Array.from({ length: TENANT_COUNT - 1 }, (_, i) => `tenant-${i + 2}`)]
@@ -52,8 +66,9 @@ export function fixtures (): Fixtures {
 
 /**
  * Seeds the bench database once, whichever scenarios ask: 10 tenants of 1,000 articles through
- * src/seed.ts (runtime role, row-level security applies), 6 more members per tenant, the bench
- * flag; then reads back, as owner, the members and article ids that requests are made of.
+ * src/seed.ts (runtime role, row-level security applies; bodies of 300 to 4,000 characters, 3 tags),
+ * the first two grown to 10,000, 6 more members per tenant, the bench flag; then reads back, as
+ * owner, the members and article ids that requests are made of.
  */
 export async function prepareFixtures (context: BenchContext, log: (message: string) => void): Promise<void> {
   seeding ??= seedFixtures(context, log)
@@ -67,6 +82,11 @@ async function seedFixtures (context: BenchContext, log: (message: string) => vo
     const db = new Database(runtime, { log: createLogger({ LOG_LEVEL: 'warn' }), slowQueryMs: 60_000, lockTimeoutMs: 10_000, defaultBudgetMs: 120_000 })
     const started = Date.now()
     const tenants = await seed(db, { tenants: slugs(), articlesPerTenant: ARTICLES_PER_TENANT, progress: m => log(`seed: ${m}`) })
+    await seed(db, {
+      tenants: slugs().slice(0, LARGE_TENANTS),
+      articlesPerTenant: ARTICLES_PER_LARGE_TENANT - ARTICLES_PER_TENANT,
+      progress: m => log(`seed (large tenants): ${m}`)
+    })
 
     for (const tenant of tenants) {
       const [ownerRow] = await owner<Array<{ password_hash: string }>>`select password_hash from users where lower(email) = ${demoEmail('owner', tenant.slug)}`
@@ -88,6 +108,10 @@ async function seedFixtures (context: BenchContext, log: (message: string) => vo
       select tenant_id, user_id, role from memberships where tenant_id = any(${tenantIds}::uuid[]) order by tenant_id, user_id`
     const articles = await owner<Array<{ tenant_id: string, id: string }>>`
       select tenant_id, id from articles where tenant_id = any(${tenantIds}::uuid[])`
+    const page5 = await owner<Array<{ tenant_id: string, id: string, created_at: Date }>>`
+      select t.id as tenant_id, last.id, last.created_at from unnest(${tenantIds}::uuid[]) as t(id)
+      cross join lateral (select a.id, a.created_at from articles a where a.tenant_id = t.id
+        order by a.created_at desc, a.id desc offset ${PAGE_5_OFFSET - 1} limit 1) last`
     // done now, so that neither autovacuum (which visits freshly inserted tables too) nor the
     // checkpoint after the seeding lands inside a measured run
     await owner`vacuum (analyze)`
@@ -97,7 +121,8 @@ async function seedFixtures (context: BenchContext, log: (message: string) => vo
       id: t.id,
       slug: t.slug,
       users: members.filter(m => m.tenant_id === t.id).map(m => ({ id: m.user_id, tenantId: t.id, role: m.role })),
-      articleIds: articles.filter(a => a.tenant_id === t.id).map(a => a.id)
+      articleIds: articles.filter(a => a.tenant_id === t.id).map(a => a.id),
+      page5Cursor: cursorAfter(page5.find(row => row.tenant_id === t.id), t.slug)
     }))
     for (const tenant of result) {
       if (tenant.articleIds.length === 0 || tenant.users.length === 0) throw new BenchError(`seeding left tenant ${tenant.slug} without articles or members`)

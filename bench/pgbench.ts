@@ -16,7 +16,7 @@ const SAMPLING_RATE = 0.1
 const START_AND_STOP_ALLOWANCE_MS = 30_000
 
 /**
- * The single-row query of the bare baseline and of article_get: the article with its author's name,
+ * The single-row query of the bare baseline and of the article read: the article with its author's name,
  * `where a.tenant_id = $1 and a.id = $2` (pgbench sends :t<n> and :i<n> as parameters with -M prepared).
  */
 const articleQuery = (n: number): string =>

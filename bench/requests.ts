@@ -1,5 +1,5 @@
 import type autocannon from 'autocannon'
-import { fixtures, signedUsers, tenantOf, type SignedUser } from './fixtures.ts'
+import { fixtures, signedUsers, tenantOf, type BenchTenant, type SignedUser } from './fixtures.ts'
 import type { BenchContext } from './types.ts'
 
 /**
@@ -41,9 +41,22 @@ export function bareArticleById (): autocannon.Request[] {
   })
 }
 
-/** bare GET /articles?limit=20, every tenant in turn. */
-export function bareListOfEveryTenant (): autocannon.Request[] {
-  return fixtures().tenants.map(tenant => ({ method: 'GET', path: '/articles?limit=20', headers: bareTenantHeader(tenant.id) }))
+/** A page of a list of 20: the first, the first with a tag filter, or page 5 (a cursor of the tenant's). */
+export type ListPage = 'first' | 'tag' | 'page 5'
+/** on 3 articles in 10 (src/seed.ts) */
+export const BENCH_TAG = 'db'
+
+const listQuery = (page: ListPage, tenant: BenchTenant): string =>
+  page === 'first' ? 'limit=20' : page === 'tag' ? `limit=20&tag=${BENCH_TAG}` : `limit=20&cursor=${tenant.page5Cursor}`
+
+/** bare GET /articles?…, every tenant in turn. */
+export function bareListOfEveryTenant (page: ListPage): () => autocannon.Request[] {
+  return () => fixtures().tenants.map(tenant => ({ method: 'GET', path: `/articles?${listQuery(page, tenant)}`, headers: bareTenantHeader(tenant.id) }))
+}
+
+/** GET /v1/articles?… as every user of the pool, each in their own tenant. */
+export function listAsEveryUser (page: ListPage): (context: BenchContext) => autocannon.Request[] {
+  return context => signedUsers(context).map(user => ({ method: 'GET', path: `/v1/articles?${listQuery(page, tenantOf(user))}`, headers: authorized(user) }))
 }
 
 let createdCount = 0

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { Type } from '@sinclair/typebox'
+import { Counter } from 'prom-client'
 import { isDataException, isUnstorableText } from '../src/platform/db/errors.ts'
 import { AppError, type AjvIssue, type ProblemCode } from '../src/platform/errors.ts'
 import { fieldProblems, frameworkCodes, problemOf } from '../src/http/problem-document.ts'
@@ -88,7 +89,17 @@ async function errorsPlugin (app: FastifyInstance): Promise<void> {
     return new AppError('internal', { cause: error })
   }
 
+  // every problem answered, by code: 503 `timeout` (a budget ran out), `unavailable` (a dependency
+  // down, or load shedding, which atrium_load_shed_total counts alone), 401s, 404s...
+  const problems = new Counter({
+    name: 'atrium_http_problems_total',
+    help: 'problem+json answers by problem code and status (timeout, unavailable, not_found, ...)',
+    labelNames: ['code', 'status'] as const,
+    registers: [app.metrics]
+  })
+
   function sendProblem (error: AppError, request: FastifyRequest, reply: FastifyReply): Problem {
+    problems.labels(error.code, String(error.statusCode)).inc()
     if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
     reply.code(error.statusCode).type('application/problem+json')
     return problemOf(error, request)
@@ -111,4 +122,4 @@ async function errorsPlugin (app: FastifyInstance): Promise<void> {
   })
 }
 
-export default fp(errorsPlugin, { name: 'errors', fastify: '5.x' })
+export default fp(errorsPlugin, { name: 'errors', fastify: '5.x', dependencies: ['metrics'] })

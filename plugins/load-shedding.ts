@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, RouteOptions } from 'fastify'
+import { Counter } from 'prom-client'
 import { AppError } from '../src/platform/errors.ts'
 
 declare module 'fastify' {
@@ -13,7 +14,6 @@ declare module 'fastify' {
 }
 
 const RETRY_AFTER_S = 5
-const unavailable = () => Promise.reject(new AppError('unavailable', { detail: 'the service is overloaded; retry later', retryAfter: RETRY_AFTER_S }))
 const proceed = () => undefined
 
 /**
@@ -23,6 +23,15 @@ const proceed = () => undefined
  * /readyz reports the pressure so a balancer can steer away.
  */
 async function loadSheddingPlugin (app: FastifyInstance): Promise<void> {
+  const shed = new Counter({
+    name: 'atrium_load_shed_total',
+    help: 'requests refused with 503 unavailable because the process was overloaded (event-loop delay or heap)',
+    registers: [app.metrics]
+  })
+  const unavailable = async (): Promise<never> => {
+    shed.inc()
+    throw new AppError('unavailable', { detail: 'the service is overloaded; retry later', retryAfter: RETRY_AFTER_S })
+  }
   app.addHook('onRoute', (route: RouteOptions) => {
     if (route.config?.shedExempt === true) route.config = { ...route.config, pressureHandler: proceed }
   })
@@ -34,4 +43,4 @@ async function loadSheddingPlugin (app: FastifyInstance): Promise<void> {
   })
 }
 
-export default fp(loadSheddingPlugin, { name: 'load-shedding', fastify: '5.x', dependencies: ['errors'] })
+export default fp(loadSheddingPlugin, { name: 'load-shedding', fastify: '5.x', dependencies: ['errors', 'metrics'] })

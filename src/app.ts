@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino'
 import type { Config } from './config.ts'
 import { createLogger } from './platform/logger.ts'
 import { serverOptions } from './http/server-options.ts'
+import type { Telemetry } from './platform/telemetry/index.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -32,6 +33,8 @@ export interface BuildOptions {
   logDestination?: DestinationStream
   /** registered after the routes, before ready: tests add probe routes here */
   extraPlugins?: FastifyPluginAsync[]
+  /** tracing for this process (startTelemetry); absent: off */
+  telemetry?: Telemetry
 }
 
 /** The Atrium app, plugins and routes registered and ready; not listening. */
@@ -43,6 +46,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   app.server.headersTimeout = config.HEADERS_TIMEOUT_MS
   app.decorate('config', config)
+  app.decorate('telemetry', options.telemetry)
+  // before every plugin and route: @fastify/otel must see each route to open its server span
+  if (options.telemetry !== undefined) await app.register(options.telemetry.fastifyPlugin)
   // every route with its final config, for the suites that walk all routes (isolation, permissions)
   const routeTable: RouteEntry[] = []
   app.decorate('routeTable', routeTable)

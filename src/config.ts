@@ -10,6 +10,11 @@ const Milliseconds = (defaultValue: number, description: string) =>
 const CommaList = (description: string) =>
   Type.String({ pattern: '^[^,]+(,[^,]+)*$', description })
 
+/** OTEL_TRACES_SAMPLER's standard values (the OpenTelemetry SDK environment variable specification). */
+export const tracesSamplers = [
+  'always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'
+] as const
+
 /** Every setting Atrium reads, with its default. The one source of the Config type. */
 export const ConfigSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('test'), Type.Literal('production')], {
@@ -81,7 +86,28 @@ export const ConfigSchema = Type.Object({
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
   LAST_SEEN_FLUSH_MS: Milliseconds(60_000, 'how often the worker moves last-seen times from Redis to users.last_seen_at'),
   MIGRATE_ON_START: Type.Boolean({ default: false, description: 'run migrations before serving (always on in development)' }),
-  SEED_ON_START: Type.Boolean({ default: false, description: 'seed a demo tenant on an empty database (always on in development)' })
+  SEED_ON_START: Type.Boolean({ default: false, description: 'seed a demo tenant on an empty database (always on in development)' }),
+
+  // OpenTelemetry traces (src/platform/telemetry/): the standard OTEL_* variables, off unless an endpoint is set
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({
+    pattern: '^https?://',
+    description: 'OTLP/HTTP base URL (traces go to <url>/v1/traces); unset with OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: tracing off'
+  })),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({
+    pattern: '^https?://',
+    description: 'OTLP/HTTP URL that receives traces, used as given (wins over OTEL_EXPORTER_OTLP_ENDPOINT)'
+  })),
+  OTEL_EXPORTER_OTLP_PROTOCOL: Type.Union([Type.Literal('http/protobuf'), Type.Literal('http/json')], {
+    default: 'http/protobuf',
+    description: 'OTLP over HTTP: http/protobuf or http/json (grpc is not supported)'
+  }),
+  OTEL_SERVICE_NAME: Type.Optional(Type.String({ minLength: 1, description: 'service.name of the spans; default atrium' })),
+  OTEL_RESOURCE_ATTRIBUTES: Type.String({ default: '', description: 'more resource attributes: key=value,key=value (values percent-encoded)' }),
+  OTEL_TRACES_SAMPLER: Type.Union(tracesSamplers.map(name => Type.Literal(name)), {
+    default: 'parentbased_always_on',
+    description: 'which traces are recorded: parentbased_traceidratio follows the caller and samples new traces by OTEL_TRACES_SAMPLER_ARG'
+  }),
+  OTEL_TRACES_SAMPLER_ARG: Type.Number({ minimum: 0, maximum: 1, default: 1, description: 'the ratio of the *traceidratio samplers, 0 to 1' })
 })
 
 /** The settings as the environment gives them, validated. */

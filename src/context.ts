@@ -7,7 +7,12 @@ import { AsyncLocalStorage } from 'node:async_hooks'
  */
 export interface RequestContext {
   requestId: string
+  /** the W3C trace id: the server span's (or job span's) when tracing is on, else an incoming traceparent's */
   traceId?: string
+  /** the request's server span (or the job's span), when tracing is on */
+  spanId?: string
+  /** W3C traceparent of that span: what an outbox row written in this context carries to its job */
+  traceparent?: string
   /** `GET /v1/articles/:id`, or `job:<name>` inside the worker */
   route: string
   tenantId?: string

@@ -1,12 +1,15 @@
 import type { Redis } from 'ioredis'
 import type { Config } from './config.ts'
 import type { RequestContext } from './context.ts'
+import type { Telemetry } from './platform/telemetry/index.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
     redis: Redis
     lifecycle: { draining: boolean }
+    /** tracing, when an OTLP endpoint is set (src/platform/telemetry/); undefined: off */
+    telemetry: Telemetry | undefined
   }
 
   interface FastifyRequest {

@@ -76,14 +76,28 @@ async function seedTenant (db: Database, slug: string, passwordHash: string): Pr
   })
 }
 
+/** Bodies of 300 to 4,000 characters, spread evenly: what a real tenant's articles weigh. */
+const MIN_BODY = 300
+const BODY_SPREAD = 3_700
+
+function bodyOf (n: number): string {
+  const length = MIN_BODY + (n * 7_919) % BODY_SPREAD
+  const sentences: string[] = [`Article ${n + 1} of the demo data.`]
+  for (let i = 0; sentences.join(' ').length < length; i++) {
+    sentences.push(`What we learned about ${words[(n + i * 3) % words.length]} and ${words[(n * 7 + i) % words.length]}, step ${i + 1}.`)
+  }
+  return sentences.join(' ').slice(0, length)
+}
+
 async function insertArticles (db: Database, tenantId: string, authors: string[], offset: number, count: number): Promise<void> {
   const rows = Array.from({ length: count }, (_, i) => {
     const n = offset + i
-    const tags = [tagPool[n % tagPool.length], tagPool[(n * 7 + 3) % tagPool.length]].filter((t, j, all) => all.indexOf(t) === j)
+    // three distinct tags (offsets 0, 3 and 7 of ten): each tag is on 3 articles in 10
+    const tags = [tagPool[n % tagPool.length], tagPool[(n + 3) % tagPool.length], tagPool[(n + 7) % tagPool.length]]
     return {
       author: authors[n % authors.length] as string,
       title: `Notes on ${words[n % words.length]} #${n + 1}`,
-      body: `Article ${n + 1} of the demo data: what we learned about ${words[(n * 3) % words.length]}.`,
+      body: bodyOf(n),
       status: n % 3 === 0 ? 'published' : 'draft',
       tags: `{${tags.join(',')}}`
     }

@@ -7,6 +7,7 @@ import { DEMO_PASSWORD, demoEmail, seed } from './seed.ts'
 import { installGracefulShutdown } from './platform/shutdown.ts'
 import { domainJobs } from './features/jobs.ts'
 import { startWorker } from './worker.ts'
+import { startTelemetry } from './platform/telemetry/index.ts'
 
 /**
  * Entry point for every role: ROLE=api serves HTTP, ROLE=worker runs jobs, ROLE=all (development)
@@ -43,9 +44,13 @@ async function main (): Promise<void> {
     if (shutdown.signal.aborted) return
   }
 
+  // one tracer for the process, API and worker alike; off (nothing loaded) without an OTLP endpoint
+  const telemetry = await startTelemetry(config, log)
+  if (telemetry !== undefined) shutdown.finally(() => telemetry.shutdown())
+
   let app: FastifyInstance | undefined
   if (config.ROLE === 'api' || config.ROLE === 'all') {
-    app = await buildApp(config)
+    app = await buildApp(config, telemetry === undefined ? {} : { telemetry })
     shutdown.serve(app)
     if (development || config.SEED_ON_START) await seedDemoTenant(app, log)
     const address = await app.listen({ host: config.HOST, port: config.PORT })
@@ -54,7 +59,7 @@ async function main (): Promise<void> {
   }
 
   if (config.ROLE === 'worker' || config.ROLE === 'all') {
-    shutdown.add(await startWorker(config, log, { registry: domainJobs(config) }))
+    shutdown.add(await startWorker(config, log, { registry: domainJobs(config), ...(telemetry === undefined ? {} : { telemetry }) }))
   }
 }
 

@@ -9,9 +9,10 @@ import { createRedis, type Redis } from './platform/redis.ts'
 import { jitterBackoffStrategy } from './platform/jobs/backoff.ts'
 import type { JobData } from './platform/jobs/job-data.ts'
 import { bullPrefix, JobQueues, type QueueCounts, type QueueName } from './platform/jobs/queues.ts'
-import type { JobRegistry } from './platform/jobs/registry.ts'
+import type { JobRegistry, RegisteredJobType } from './platform/jobs/registry.ts'
 import { OutboxRelay, type RelayOptions } from './platform/jobs/relay.ts'
 import { keepSchedules } from './platform/jobs/schedules.ts'
+import type { Telemetry } from './platform/telemetry/index.ts'
 
 export type WorkerConfig = Pick<Config,
   'DATABASE_URL' | 'DATABASE_POOL_MAX' | 'SLOW_QUERY_MS' | 'LOCK_TIMEOUT_MS' | 'DATABASE_STATEMENT_TIMEOUT_MS' |
@@ -23,6 +24,8 @@ export interface WorkerDeps {
   /** the random source of the retry jitter */
   random?: () => number
   relay?: Pick<RelayOptions, 'pollIntervalMs' | 'batchSize' | 'redisTimeoutMs' | 'retentionDays'>
+  /** tracing for this process (startTelemetry): a span per job attempt, and its statements; absent: off */
+  telemetry?: Telemetry
 }
 
 export interface RunningWorker {
@@ -47,7 +50,8 @@ export async function startWorker (config: WorkerConfig, log: Logger, deps: Work
     log,
     slowQueryMs: config.SLOW_QUERY_MS,
     lockTimeoutMs: config.LOCK_TIMEOUT_MS,
-    defaultBudgetMs: config.DATABASE_STATEMENT_TIMEOUT_MS
+    defaultBudgetMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    ...(deps.telemetry === undefined ? {} : { observer: deps.telemetry.database })
   })
   // fails fast while Redis is away: the relay leaves its rows and tries again on the next poll
   const commands = createRedis(config.REDIS_URL, { connectionName: 'atrium-worker' })
@@ -61,16 +65,11 @@ export async function startWorker (config: WorkerConfig, log: Logger, deps: Work
   const queues = new JobQueues(commands, prefix)
   const { registry } = deps
 
-  async function runJob (job: Job<JobData, void, string>): Promise<void> {
-    const type = registry.get(job.name)
-    if (type === undefined) throw new UnrecoverableError(`no handler is registered for job ${job.name}`)
-    const { payload, requestId, tenantId } = job.data
-    const context: RequestContext = { requestId: requestId ?? `job-${job.id ?? ''}`, route: `job:${job.name}` }
-    if (tenantId !== null) context.tenantId = tenantId
+  async function runAttempt (job: Job<JobData, void, string>, type: RegisteredJobType, context: RequestContext): Promise<void> {
     await runWithContext(context, async () => {
       const attempt = job.attemptsMade + 1
       try {
-        await type.handler(payload, { db, redis: commands, log, jobId: job.id ?? '', attempt })
+        await type.handler(job.data.payload, { db, redis: commands, log, jobId: job.id ?? '', attempt })
       } catch (error) {
         const final = error instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? 1)
         const fields = { err: error, job: job.name, job_id: job.id, attempt }
@@ -78,6 +77,24 @@ export async function startWorker (config: WorkerConfig, log: Logger, deps: Work
         else log.warn(fields, 'job failed; it will be retried')
         throw error
       }
+    })
+  }
+
+  const { telemetry } = deps
+  async function runJob (job: Job<JobData, void, string>): Promise<void> {
+    const type = registry.get(job.name)
+    if (type === undefined) throw new UnrecoverableError(`no handler is registered for job ${job.name}`)
+    const { requestId, tenantId } = job.data
+    const context: RequestContext = { requestId: requestId ?? `job-${job.id ?? ''}`, route: `job:${job.name}` }
+    if (tenantId !== null) context.tenantId = tenantId
+    if (telemetry === undefined) return await runAttempt(job, type, context)
+    // each attempt its own span, a child of the span that enqueued the job: retries show in its trace
+    const run = { name: job.name, queue: type.queue, jobId: job.id ?? '', attempt: job.attemptsMade + 1, traceparent: job.data.traceparent ?? null }
+    await telemetry.job(run, async span => {
+      context.traceId = span.traceId
+      context.spanId = span.spanId
+      context.traceparent = span.traceparent
+      await runAttempt(job, type, context)
     })
   }
 

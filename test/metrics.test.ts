@@ -1,4 +1,5 @@
 import t from 'tap'
+import type { FastifyPluginAsync } from 'fastify'
 import { queueNames } from '../src/platform/jobs/queues.ts'
 import { buildTestApp } from './helpers/app.ts'
 import { testQueues } from './helpers/jobs.ts'
@@ -144,4 +145,49 @@ t.test('with Redis away, /metrics still answers, without the queue depths', asyn
     text = (await scrape()).body
   }
   tt.equal(sampleValue(text, 'atrium_job_queue_jobs', { queue: 'privacy', state: 'failed' }), 0, 'back once Redis is')
+})
+
+t.test('pool use, problems by code, readiness and load shedding, as the dashboard and alerts read them', async tt => {
+  let release: () => void = () => {}
+  const held = new Promise<void>(resolve => { release = resolve })
+  const probes: FastifyPluginAsync = async (app) => {
+    // a transaction that holds its connection until the test lets it go
+    app.get('/probe/hold', { config: { public: true, timeout: 30_000 } }, async () => {
+      await app.db.transaction(null, async tx => { await tx`select 1`; await held })
+      return { done: true }
+    })
+  }
+  const { app } = await buildTestApp(tt, { extraPlugins: [probes], env: { DATABASE_POOL_MAX: '1' } })
+  const scrape = async () => (await app.inject({ method: 'GET', url: '/metrics' })).body
+
+  const idle = await scrape()
+  tt.equal(sampleValue(idle, 'atrium_db_pool_in_use_connections', {}), 0)
+  tt.equal(sampleValue(idle, 'atrium_db_pool_waiting_calls', {}), 0)
+  tt.equal(sampleValue(idle, 'atrium_ready', {}), 1, 'ready')
+  tt.equal(sampleValue(idle, 'atrium_load_shed_total', {}), 0, 'nothing shed')
+
+  const first = app.inject({ method: 'GET', url: '/probe/hold' })
+  const second = app.inject({ method: 'GET', url: '/probe/hold' })
+  let busy = ''
+  for (let attempt = 0; attempt < 100 && sampleValue(busy, 'atrium_db_pool_waiting_calls', {}) !== 1; attempt++) {
+    await new Promise(resolve => setTimeout(resolve, 20))
+    busy = await scrape()
+  }
+  tt.equal(sampleValue(busy, 'atrium_db_pool_in_use_connections', {}), 1, 'the one connection is held')
+  tt.equal(sampleValue(busy, 'atrium_db_pool_waiting_calls', {}), 1, 'the second transaction waits for it')
+  release()
+  tt.equal((await first).statusCode, 200)
+  tt.equal((await second).statusCode, 200)
+  const after = await scrape()
+  tt.equal(sampleValue(after, 'atrium_db_pool_in_use_connections', {}), 0, 'released')
+  tt.equal(sampleValue(after, 'atrium_db_pool_waiting_calls', {}), 0)
+
+  const notFound = { code: 'not_found', status: '404' }
+  const before404 = sampleValue(after, 'atrium_http_problems_total', notFound) ?? 0
+  tt.equal((await app.inject({ method: 'GET', url: '/no/such/thing' })).statusCode, 404)
+  tt.equal(sampleValue(await scrape(), 'atrium_http_problems_total', notFound), before404 + 1, 'a problem counted by its code and status')
+
+  app.lifecycle.draining = true
+  tt.equal(sampleValue(await scrape(), 'atrium_ready', {}), 0, 'draining: not ready, as /readyz says')
+  app.lifecycle.draining = false
 })

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
+import type { FastifyPluginAsync } from 'fastify'
 import { buildTestApp } from './helpers/app.ts'
 import { findNginx, httpGet, startNginx, type NginxAccessEntry, type RunningNginx } from './helpers/nginx.ts'
 import { waitFor } from './helpers/wait.ts'
@@ -10,7 +11,14 @@ const nginxBinary = findNginx()
 if (nginxBinary === undefined) {
   t.plan(0, 'nginx is not installed (apt-get install nginx; .ci/run installs it): end-to-end proxy test skipped')
 } else {
-  const { app, logs } = await buildTestApp(t)
+  // what the app received of the W3C trace context headers
+  const traceHeaders: FastifyPluginAsync = async (probeApp) => {
+    probeApp.get('/probe/trace-headers', { config: { public: true } }, async request => ({
+      traceparent: request.headers.traceparent ?? null,
+      tracestate: request.headers.tracestate ?? null
+    }))
+  }
+  const { app, logs } = await buildTestApp(t, { extraPlugins: [traceHeaders] })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const nginx = await startNginx(t, nginxBinary, (app.server.address() as AddressInfo).port)
 
@@ -68,6 +76,22 @@ if (nginxBinary === undefined) {
     tt.match(id, /^[0-9a-f]{32}$/)
     assertReadyzLines(tt, await linesFor(tt, id, nginx))
     tt.notOk((await nginx.accessLog()).some(entry => entry.request_id.includes(incoming)), 'nginx never logs the refused id')
+  })
+
+  t.test('traceparent and tracestate reach the app as sent; both access lines carry the trace', async tt => {
+    const traceId = randomBytes(16).toString('hex')
+    const traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`
+    const tracestate = 'vendor=opaque,other=value'
+    const response = await httpGet(`${nginx.url}/probe/trace-headers`, { traceparent, tracestate })
+    tt.equal(response.status, 200)
+    tt.same(JSON.parse(response.body), { traceparent, tracestate }, 'the app got both headers unchanged')
+    const id = response.headers['x-request-id'] as string
+    const lines = await linesFor(tt, id, nginx)
+    tt.equal(lines.edge.traceparent, traceparent, 'nginx logs the incoming traceparent')
+    tt.equal(lines.app.trace_id, traceId, 'the app logs its trace id')
+
+    const bare = await httpGet(`${nginx.url}/probe/trace-headers`)
+    tt.same(JSON.parse(bare.body), { traceparent: null, tracestate: null }, 'absent headers stay absent (not sent empty)')
   })
 
   t.test('/metrics is not served to the public through nginx', async tt => {

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { checkDependencies } from '../../src/platform/health.ts'
+import { readinessOf } from '../../src/platform/health.ts'
 
 const CheckStatus = Type.Union([Type.Literal('ok'), Type.Literal('fail')])
 const Readiness = Type.Object({
@@ -31,10 +31,9 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: Readiness, 503: Readiness }
     }
   }, async (_request, reply) => {
-    const checks = await checkDependencies(app.sql, app.redis)
     const draining = app.lifecycle.draining
     const overloaded = app.isUnderPressure()
-    const ready = !draining && !overloaded && checks.postgres === 'ok' && checks.redis === 'ok'
+    const { ready, checks } = await readinessOf(app.sql, app.redis, { draining, overloaded })
     reply.code(ready ? 200 : 503)
     return {
       status: ready ? 'ok' as const : 'unavailable' as const,

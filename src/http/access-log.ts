@@ -13,6 +13,7 @@ export class AccessLog extends LogController {
     reply.log.info({
       request_id: request.id,
       trace_id: context?.traceId,
+      span_id: context?.spanId,
       method: request.method,
       route: context?.route ?? 'unmatched',
       status: reply.statusCode,

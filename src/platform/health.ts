@@ -18,3 +18,14 @@ export async function checkDependencies (sql: Sql, redis: Redis): Promise<{ post
   ])
   return { postgres, redis: redisResult }
 }
+
+export interface Readiness {
+  ready: boolean
+  checks: { postgres: CheckResult, redis: CheckResult }
+}
+
+/** Ready: PostgreSQL and Redis answer, the process is not draining and not overloaded. What /readyz and atrium_ready report. */
+export async function readinessOf (sql: Sql, redis: Redis, state: { draining: boolean, overloaded: boolean }): Promise<Readiness> {
+  const checks = await checkDependencies(sql, redis)
+  return { ready: !state.draining && !state.overloaded && checks.postgres === 'ok' && checks.redis === 'ok', checks }
+}

@@ -59,6 +59,7 @@ export function createLogger (config: Pick<Config, 'LOG_LEVEL'> & PrettySettings
       return {
         request_id: context.requestId,
         trace_id: context.traceId,
+        span_id: context.spanId,
         tenant_id: context.tenantId,
         user_id: context.userId
       }

@@ -14,6 +14,8 @@ export interface Shutdown {
   serve: (app: FastifyInstance) => void
   /** anything else that runs until shutdown (the worker) */
   add: (closable: Closable) => void
+  /** runs once everything else has closed: exports the last spans (telemetry) */
+  finally: (flush: () => Promise<void>) => void
 }
 
 /**
@@ -30,6 +32,7 @@ export function installGracefulShutdown (
   const stop = new AbortController()
   let app: FastifyInstance | undefined
   const others: Closable[] = []
+  const flushes: Array<() => Promise<void>> = []
   closeWithGrace({ delay: config.SHUTDOWN_DELAY_MS + config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     stop.abort()
     if (err) log.error({ err }, 'shutting down after an unexpected error')
@@ -40,11 +43,13 @@ export function installGracefulShutdown (
       log.info('shutting down: no new connections, finishing in-flight requests')
     }
     await Promise.all([app?.close(), ...others.map(o => o.close())])
+    for (const flush of flushes) await flush()
     log.info('shut down cleanly')
   })
   return {
     signal: stop.signal,
     serve: server => { app = server },
-    add: closable => { others.push(closable) }
+    add: closable => { others.push(closable) },
+    finally: flush => { flushes.push(flush) }
   }
 }

@@ -3,10 +3,9 @@ import type { Loaded } from '../../schemas/common.ts'
 import type { Article } from './schemas.ts'
 
 /**
- * A row of the article_view type (see migrations/0005_articles.sql), the select that reads one
- * outside the article_get/article_list functions, and the API's article made from it. Its own
- * module so the bench's bare baseline (bench/servers/bare.ts) reads and maps rows with the same
- * code without loading the service and what it imports.
+ * An article row with its author's name, the select that reads one, and the API's article made
+ * from it. Its own module so the bench's bare baseline (bench/servers/bare.ts) reads and maps rows
+ * with the same code without loading the service and what it imports.
  */
 export interface ArticleRow extends Omit<Loaded<typeof Article>, 'author'> {
   author_id: string
@@ -14,9 +13,9 @@ export interface ArticleRow extends Omit<Loaded<typeof Article>, 'author'> {
 }
 
 /**
- * The article_view columns of an article `a` with its author `u`: the start of every ArticleRow
- * read written in TypeScript (the service's writes, the bench's bare baseline and its pgbench
- * script); the caller adds the where clause. article_get and article_list hold their own copy in SQL.
+ * The columns of an article `a` with its author `u`: the start of every ArticleRow read (the
+ * service's reads and writes, the bench's bare baseline and its pgbench scripts); the caller adds
+ * the where clause.
  */
 export const ARTICLE_VIEW_SELECT =
   'select a.id, a.title, a.body, a.status, a.tags, a.author_id, u.name as author_name, ' +

@@ -29,7 +29,7 @@ const returningView = (tx: TransactionSql, tenantId: string, id: string) => tx<A
   where a.tenant_id = ${tenantId} and a.id = ${id}`
 
 /**
- * Articles of one tenant. Reads are single statements through the self-scoping SQL functions;
+ * Articles of one tenant. Reads are single statements that scope themselves (Database.read);
  * every change is one transaction with its audit entry, authorized from the actor's role as
  * re-read in that transaction (the request's role comes from a cache that may be stale).
  */
@@ -37,18 +37,25 @@ export class ArticlesService {
   constructor (private readonly db: Database) {}
 
   async get (tenantId: string, id: string): Promise<Article> {
-    const [row] = await this.db.read('article_get', tenantId, (sql, scope) =>
-      sql<ArticleRow[]>`select * from article_get(${tenantId}, ${scope.tag}, ${id})`)
+    const [row] = await this.db.read('article by id', tenantId, sql => sql<ArticleRow[]>`
+      ${selectArticleView(sql)}
+      where a.tenant_id = ${tenantId} and a.id = ${id}`)
     if (row === undefined) throw notFound('no such article')
     return toArticle(row)
   }
 
   async list (tenantId: string, filters: ArticleFilters, limit: number, cursor?: string): Promise<{ data: Article[], next_cursor: string | null }> {
     const after = cursor === undefined ? null : decodeCursor(cursor)
-    const rows = await this.db.read('article_list', tenantId, (sql, scope) => sql<ArticleRow[]>`
-      select * from article_list(${tenantId}, ${scope.tag}, ${limit + 1},
-        ${filters.status ?? null}, ${filters.tag ?? null}, ${filters.author_id ?? null},
-        ${after?.[0] ?? null}, ${after?.[1] ?? null})`)
+    // each combination of filters is its own statement text, so its own prepared statement and plan
+    const rows = await this.db.read('article list', tenantId, sql => sql<ArticleRow[]>`
+      ${selectArticleView(sql)}
+      where a.tenant_id = ${tenantId}
+        ${filters.status === undefined ? sql`` : sql`and a.status = ${filters.status}`}
+        ${filters.tag === undefined ? sql`` : sql`and a.tags @> array[${filters.tag}::text]`}
+        ${filters.author_id === undefined ? sql`` : sql`and a.author_id = ${filters.author_id}`}
+        ${after === null ? sql`` : sql`and (a.created_at, a.id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`}
+      order by a.created_at desc, a.id desc
+      limit ${limit + 1}`)
     const result = page(rows, limit, row => [row.created_at.toISOString(), row.id])
     return { data: result.data.map(toArticle), next_cursor: result.next_cursor }
   }

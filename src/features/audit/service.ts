@@ -59,14 +59,14 @@ export class AuditService {
   /** A tenant's audit log, newest first, keyset-paginated. */
   async list (tenantId: string, filters: AuditFilters, limit: number, cursor?: string): Promise<{ data: AuditRecord[], next_cursor: string | null }> {
     const after = cursor === undefined ? null : decodeCursor(cursor)
-    const rows = await this.db.transaction(tenantId, tx => tx<AuditRow[]>`
+    const rows = await this.db.read('audit list', tenantId, sql => sql<AuditRow[]>`
       select a.id, a.actor_id, u.name as actor_name, a.action, a.object_type, a.object_id, a.changes, a.request_id, a.created_at
       from audit_log a left join users u on u.id = a.actor_id
       where a.tenant_id = ${tenantId}
-        ${filters.object_type === undefined ? tx`` : tx`and a.object_type = ${filters.object_type}`}
-        ${filters.object_id === undefined ? tx`` : tx`and a.object_id = ${filters.object_id}`}
-        ${filters.actor_id === undefined ? tx`` : tx`and a.actor_id = ${filters.actor_id}`}
-        ${after === null ? tx`` : tx`and (a.created_at, a.id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`}
+        ${filters.object_type === undefined ? sql`` : sql`and a.object_type = ${filters.object_type}`}
+        ${filters.object_id === undefined ? sql`` : sql`and a.object_id = ${filters.object_id}`}
+        ${filters.actor_id === undefined ? sql`` : sql`and a.actor_id = ${filters.actor_id}`}
+        ${after === null ? sql`` : sql`and (a.created_at, a.id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`}
       order by a.created_at desc, a.id desc
       limit ${limit + 1}`)
     const result = page(rows, limit, row => [row.created_at.toISOString(), row.id])

@@ -66,9 +66,9 @@ export class BillingService {
   }
 
   async subscription (tenantId: string): Promise<SubscriptionView> {
-    const [row] = await this.db.read('subscription_get', tenantId, (sql, scope) =>
+    const [row] = await this.db.read('subscription', tenantId, sql =>
       sql<Array<{ plan: string, status: SubscriptionStatus, current_period_end: Date | null, updated_at: Date }>>`
-        select * from subscription_get(${tenantId}, ${scope.tag})`)
+        select plan, status, current_period_end, updated_at from subscriptions where tenant_id = ${tenantId}`)
     if (row === undefined) throw notFound('this tenant has no subscription')
     const view: SubscriptionView = { plan: row.plan, status: row.status, updated_at: row.updated_at }
     if (row.current_period_end !== null) view.current_period_end = row.current_period_end

@@ -33,11 +33,11 @@ export class MembersService {
 
   async list (tenantId: string, limit: number, cursor?: string): Promise<{ data: Member[], next_cursor: string | null }> {
     const after = cursor === undefined ? null : decodeCursor(cursor)
-    const rows = await this.db.transaction(tenantId, tx => tx<MemberRow[]>`
+    const rows = await this.db.read('member list', tenantId, sql => sql<MemberRow[]>`
       select m.user_id, u.name, u.email, m.role, m.created_at
       from memberships m join users u on u.id = m.user_id
       where m.tenant_id = ${tenantId}
-        ${after === null ? tx`` : tx`and (m.created_at, m.user_id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`}
+        ${after === null ? sql`` : sql`and (m.created_at, m.user_id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`}
       order by m.created_at desc, m.user_id desc
       limit ${limit + 1}`)
     const result = page(rows, limit, row => [row.created_at.toISOString(), row.user_id])

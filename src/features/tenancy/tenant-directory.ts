@@ -112,7 +112,8 @@ export class TenantDirectory {
   }
 
   private async queryRole (tenantId: string, userId: string): Promise<Role | null> {
-    const [row] = await this.db.read('membership', tenantId, (sql, scope) =>
+    // tenant_membership sets the tenant itself (migrations/0002): no scoping around it
+    const [row] = await this.db.read('membership', null, (sql, scope) =>
       sql<Array<{ role: Role }>>`select role from tenant_membership(${tenantId}, ${userId}, ${scope.tag})`)
     return row?.role ?? null
   }

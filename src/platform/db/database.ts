@@ -13,6 +13,17 @@ export interface DatabaseOptions {
   lockTimeoutMs: number
   /** budget for work outside a request (jobs, scripts), when the context sets no deadline */
   defaultBudgetMs: number
+  /** sees every read and transaction (tracing, src/platform/telemetry/); absent, nothing is wrapped */
+  observer?: DatabaseObserver
+}
+
+/**
+ * Wraps each read (by its name) and each transaction, from before the pool wait to the answer:
+ * `run` is the call itself, its result or error passed through unchanged.
+ */
+export interface DatabaseObserver {
+  read: <T extends readonly Row[]>(name: string, run: () => Promise<T>) => Promise<T>
+  transaction: <T>(run: () => Promise<T>) => Promise<T>
 }
 
 const APPLICATION_NAME_MAX = 63
@@ -28,10 +39,23 @@ export function requestTag (): string {
   return tag.length <= APPLICATION_NAME_MAX ? tag : tag.slice(0, APPLICATION_NAME_MAX)
 }
 
-/** What a single-statement read gets to scope itself: the tenant and the tag, as parameters. */
+/** What a read that scopes itself (a function that takes them) gets: the request tag. */
 export interface ReadScope {
-  tenantId: string | null
   tag: string
+}
+
+/**
+ * A tenant read as one statement that scopes itself: the row `s` sets the tenant (for row-level
+ * security) and the request tag, and the read is a LATERAL subquery that refers to it, so
+ * PostgreSQL must compute `s` before it runs the read; `offset 0` keeps the planner from
+ * flattening the read into the join and reordering it. Should a plan ever run the read first, no
+ * tenant is set yet and row-level security returns nothing: it fails closed. No plpgsql: each
+ * read keeps its own prepared statement and plan (a function's generic plan served every filter
+ * combination of a list, badly; bench/README.md, SQL reads).
+ */
+function scoped<T extends readonly Row[]> (sql: Sql, tenantId: string, tag: string, read: PendingQuery<T>): PendingQuery<T> {
+  return sql<T>`select r.* from (select set_config('app.tenant_id', ${tenantId}, true) as tenant, set_config('application_name', ${tag}, true) as tag) s
+    cross join lateral (select * from (${read}) q where s.tenant is not null offset 0) r`
 }
 
 /** Work that needs the transaction's outcome: it runs with the pool once the transaction has committed. */
@@ -67,13 +91,22 @@ export async function forEachTenant<T> (tx: TransactionSql, items: readonly T[],
  * - `transaction(tenantId, fn)`: BEGIN; one statement that sets tenant, tag, statement_timeout and
  *   lock_timeout locally; fn's statements; COMMIT. For every write. A transaction that spans
  *   tenants (opened with none) acts as each in turn through `forEachTenant`.
- * - `read(name, tenantId, (sql, scope) => query)`: one statement, no transaction. The query calls a
- *   SECURITY INVOKER function that sets tenant and tag itself before it reads (see migrations); the
- *   deadline cancels it (a setting made inside a statement comes too late to arm its own
- *   statement_timeout).
+ * - `read(name, tenantId, (sql, scope) => query)`: one statement, no transaction. With a tenant,
+ *   the query is wrapped so that the same statement sets tenant and tag before it reads (`scoped`);
+ *   without one it runs as built (a function that scopes itself takes `scope.tag`). The deadline
+ *   cancels it (a setting made inside a statement comes too late to arm its own statement_timeout).
  */
 export class Database {
-  constructor (readonly sql: Sql, private readonly options: DatabaseOptions) {}
+  constructor (readonly sql: Sql, private readonly options: DatabaseOptions) {
+    const observer = options.observer
+    // observed: this instance's two calls go through the observer; unobserved, not even a check
+    if (observer !== undefined) {
+      const read = this.read.bind(this)
+      const transaction = this.transaction.bind(this)
+      this.read = async (name, tenantId, build) => await observer.read(name, () => read(name, tenantId, build))
+      this.transaction = async (tenantId, fn) => await observer.transaction(() => transaction(tenantId, fn))
+    }
+  }
 
   /** Milliseconds this work may still take; a spent budget is a timeout before any query runs. */
   private budget (): number {
@@ -121,23 +154,28 @@ export class Database {
   async read<T extends readonly Row[]> (name: string, tenantId: string | null, build: (sql: Sql, scope: ReadScope) => PendingQuery<T>): Promise<T> {
     const budget = this.budget()
     const started = performance.now()
-    const query = build(this.sql, { tenantId, tag: requestTag() })
-    let timer: NodeJS.Timeout | undefined
+    const tag = requestTag()
+    const read = build(this.sql, { tag })
+    const query = tenantId === null ? read : scoped(this.sql, tenantId, tag, read)
     // postgres.js may queue the query behind a busy connection, where a cancel only lands once it
-    // runs: the answer does not wait for that. A read has no effect to lose.
-    const expired = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
-        query.catch(() => {})
+    // runs: the answer does not wait for that. A read has no effect to lose. One promise settled by
+    // whichever comes first, not Promise.race: this is every request's path, and the race cost
+    // three more promises and their closures per read.
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
         query.cancel()
         reject(timeoutError())
       }, budget)
+      query.then(rows => {
+        clearTimeout(timer)
+        this.logIfSlow(name, started)
+        resolve(rows)
+      }, (error: unknown) => {
+        clearTimeout(timer)
+        this.logIfSlow(name, started)
+        reject(error)
+      })
     })
-    try {
-      return await Promise.race([query, expired])
-    } finally {
-      clearTimeout(timer)
-      this.logIfSlow(name, started)
-    }
   }
 
   private logIfSlow (name: string, started: number): void {

@@ -12,6 +12,8 @@ export interface JobData {
   /** the request that caused the job, restored into the worker's context */
   requestId: string | null
   tenantId: string | null
+  /** the traceparent of the span that enqueued the job: the worker's span for it is its child */
+  traceparent?: string
 }
 
 /** Throws unless every value of the payload is a scalar. */

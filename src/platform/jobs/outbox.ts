@@ -28,7 +28,7 @@ const MAX_DELAY_MS = 2_147_483_647
  * The one way services enqueue a job: an outbox row written in the caller's transaction, so a
  * rolled back transaction enqueues nothing and a Redis outage loses nothing. The relay in the
  * worker moves the row to BullMQ once committed. The job carries the request id and tenant id of
- * the current context. Returns the outbox id.
+ * the current context, and its traceparent when traced. Returns the outbox id.
  */
 export async function enqueue<P extends JobPayload = JobPayload, Q extends QueueName = QueueName> (tx: TransactionSql, options: EnqueueOptions<P, Q>): Promise<string> {
   if (!isQueueName(options.queue)) throw new Error(`unknown queue ${JSON.stringify(options.queue)}`)
@@ -40,9 +40,9 @@ export async function enqueue<P extends JobPayload = JobPayload, Q extends Queue
   const context = currentContext()
   const tenantId = options.tenantId === undefined ? context?.tenantId ?? null : options.tenantId
   const [row] = await tx<Array<{ id: string }>>`
-    insert into outbox (queue, job_name, payload, tenant_id, request_id, delay_ms, job_id)
+    insert into outbox (queue, job_name, payload, tenant_id, request_id, delay_ms, job_id, trace_context)
     values (${options.queue}, ${options.name}, ${tx.json(options.payload)}, ${tenantId}, ${context?.requestId ?? null},
-      ${delayMs}, ${options.jobId ?? null})
+      ${delayMs}, ${options.jobId ?? null}, ${context?.traceparent ?? null})
     returning id`
   if (row === undefined) throw new Error('the outbox insert returned no row')
   afterCommit(tx, wakeRelay)

@@ -16,6 +16,8 @@ export interface OutboxRow {
   tenant_id: string | null
   request_id: string | null
   job_id: string | null
+  /** the traceparent of the span that wrote the row (migration 0015), null when untraced */
+  trace_context: string | null
   /** what is left of the row's delay, counted from the enqueuing transaction */
   remaining_delay_ms: number
 }
@@ -30,7 +32,13 @@ export interface BullJob {
 export function bullJobOf (row: OutboxRow, policy: RetryPolicy): BullJob {
   return {
     name: row.job_name,
-    data: { outboxId: row.id, payload: row.payload, requestId: row.request_id, tenantId: row.tenant_id },
+    data: {
+      outboxId: row.id,
+      payload: row.payload,
+      requestId: row.request_id,
+      tenantId: row.tenant_id,
+      ...(row.trace_context === null ? {} : { traceparent: row.trace_context })
+    },
     opts: jobOptions(row.job_id ?? `outbox-${row.id}`, row.remaining_delay_ms, policy)
   }
 }
@@ -146,7 +154,7 @@ export class OutboxRelay {
 
   private async relayBatch (tx: TransactionSql): Promise<BatchResult> {
     const rows = await tx<OutboxRow[]>`
-      select id, queue, job_name, payload, tenant_id, request_id, job_id,
+      select id, queue, job_name, payload, tenant_id, request_id, job_id, trace_context,
         greatest(0, ceil(extract(epoch from created_at - clock_timestamp()) * 1000 + delay_ms))::integer as remaining_delay_ms
       from outbox
       where relayed_at is null

@@ -16,6 +16,8 @@ t.equal(created.statusCode, 201)
 const articleA = (created.json() as { article: { id: string } }).article.id
 
 const runtimeSql = createSql(db.runtimeUrl, { max: 2 })
+const ownerSql = createSql(db.ownerUrl, { max: 1 })
+t.teardown(() => ownerSql.end())
 const database = new Database(runtimeSql, { log: createLogger({ LOG_LEVEL: 'silent' }), slowQueryMs: 10_000, lockTimeoutMs: 1_000, defaultBudgetMs: 5_000 })
 t.teardown(() => runtimeSql.end())
 
@@ -53,11 +55,22 @@ t.test('writing a row for A while scoped to B is refused by the policy', async t
   )
 })
 
-t.test('the self-scoping read functions apply RLS to the tenant they are given only', async tt => {
-  const rows = await runtimeSql`select id from article_get(${tenantB.id}, 'test', ${articleA})`
+t.test('a scoped read applies RLS to the tenant it is given only', async tt => {
+  const rows = await database.read('test', tenantB.id, sql => sql`select id from articles where tenant_id = ${tenantA.id} and id = ${articleA}`)
   tt.same(rows, [])
-  const own = await runtimeSql`select id from article_get(${tenantA.id}, 'test', ${articleA})`
+  const own = await database.read('test', tenantA.id, sql => sql`select id from articles where tenant_id = ${tenantA.id} and id = ${articleA}`)
   tt.equal(own.length, 1)
+})
+
+t.test('a scoped read sets the tenant before it reads: with no filter of its own it sees that tenant\'s rows, all of them', async tt => {
+  for (const table of tenantTables) {
+    const [owner] = await ownerSql<Array<{ n: number }>>`select count(*)::int as n from ${ownerSql(table)} where tenant_id = ${tenantA.id}`
+    const [scoped] = await database.read('test', tenantA.id, sql => sql<Array<{ n: number }>>`select count(*)::int as n from ${sql(table)}`)
+    tt.ok((owner?.n ?? 0) > 0, `A has ${table} rows`)
+    tt.equal(scoped?.n, owner?.n, `${table}: the scoped count is A's`)
+  }
+  const [afterwards] = await runtimeSql<Array<{ tenant: string | null }>>`select current_setting('app.tenant_id', true) as tenant`
+  tt.ok(afterwards?.tenant === null || afterwards?.tenant === '', 'the setting ends with the statement')
 })
 
 t.test('the runtime role cannot turn row-level security off', async tt => {

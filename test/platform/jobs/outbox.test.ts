@@ -145,6 +145,7 @@ t.test('a relay that dies after adding a job and before marking its row does not
     tenant_id: tenantId,
     request_id: 'req-crash',
     job_id: null,
+    trace_context: null,
     remaining_delay_ms: 0
   }
   const job = bullJobOf(row, registry.retryPolicy(JOB))
