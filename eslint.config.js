@@ -27,11 +27,26 @@ const postgresDriver = {
 export default [
   ...neostandard({
     ts: true,
-    ignores: ['dist/**', 'node_modules/**', '.tap/**']
+    // client/atrium.d.ts is generated (npm run client)
+    ignores: ['dist/**', 'node_modules/**', '.tap/**', 'client/atrium.d.ts']
   }),
   {
     // a TypeBox schema and its Static type share one name by design
     rules: { '@typescript-eslint/no-redeclare': 'off' }
+  },
+  {
+    // Type-aware rules on the code that ships: a promise nobody awaits loses its rejection (an
+    // unhandled rejection ends the process), and one passed where a void callback is expected
+    // (an event listener, a timer) is never awaited. The types come from tsconfig.json through
+    // typescript-eslint's project service.
+    files: ['src/**/*.ts', 'plugins/**/*.ts', 'routes/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      // `void promise` is how a fire-and-forget call that cannot reject says so (no-floating-promises' ignoreVoid)
+      'no-void': ['error', { allowAsStatement: true }]
+    }
   },
   {
     files: ['src/*.ts', 'src/http/**/*.ts', 'src/schemas/**/*.ts'],

@@ -58,7 +58,8 @@ async function featureFlagsPlugin (app: FastifyInstance): Promise<void> {
   function scheduleReload (delayMs: number): void {
     if (closing) return
     timer = setTimeout(() => {
-      reload('periodic').then(ok => { scheduleReload(ok ? RELOAD_INTERVAL_MS : RETRY_INTERVAL_MS) })
+      // reload never rejects: a failed load is logged and answers false
+      void reload('periodic').then(ok => { scheduleReload(ok ? RELOAD_INTERVAL_MS : RETRY_INTERVAL_MS) })
     }, delayMs)
     timer.unref()
   }
@@ -70,8 +71,8 @@ async function featureFlagsPlugin (app: FastifyInstance): Promise<void> {
     }
   })
 
-  app.invalidation.on('flags', () => { reload('invalidation') })
-  app.invalidation.onResync(() => { reload('resync') })
+  app.invalidation.on('flags', () => { void reload('invalidation') })
+  app.invalidation.onResync(() => { void reload('resync') })
 
   app.decorate('flags', {
     isEnabled: (key: string, caller: FlagCaller) => store.isEnabled(key, caller),
@@ -92,7 +93,7 @@ async function featureFlagsPlugin (app: FastifyInstance): Promise<void> {
   const firstLoad = reload('start')
   const loadedInTime = await withinOr(START_WAIT_MS, false, firstLoad)
   if (!loadedInTime) app.log.warn('feature flags: not loaded yet at start, every flag is off until a load succeeds')
-  firstLoad.then(ok => { scheduleReload(ok ? RELOAD_INTERVAL_MS : RETRY_INTERVAL_MS) })
+  void firstLoad.then(ok => { scheduleReload(ok ? RELOAD_INTERVAL_MS : RETRY_INTERVAL_MS) })
 
   app.addHook('onClose', async () => {
     closing = true

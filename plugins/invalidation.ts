@@ -87,11 +87,12 @@ async function invalidationPlugin (app: FastifyInstance): Promise<void> {
     unsent.add(message)
   }
 
+  /** never rejects: a refused publish keeps its message and retries later (sendUnsent), so callers need not wait */
   function send (): Promise<void> {
     sending ??= sendUnsent().finally(() => {
       sending = undefined
       // added while the last one was being sent, after the loop's last look
-      if (unsent.size > 0 && retryTimer === undefined && !closing) send()
+      if (unsent.size > 0 && retryTimer === undefined && !closing) void send()
     })
     return sending
   }
@@ -116,13 +117,13 @@ async function invalidationPlugin (app: FastifyInstance): Promise<void> {
   function retryLater (error: Error): void {
     outage.failed(error, { unsent: unsent.size })
     if (closing) return
-    retryTimer = setTimeout(() => { send() }, retryDelay)
+    retryTimer = setTimeout(() => { void send() }, retryDelay)
     retryTimer.unref()
     retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS)
   }
 
   app.redis.on('ready', () => {
-    if (unsent.size > 0) send()
+    if (unsent.size > 0) void send()
   })
 
   app.decorate('invalidation', {

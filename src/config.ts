@@ -29,6 +29,9 @@ export const ConfigSchema = Type.Object({
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), {
     default: 'info'
   }),
+  LOG_PRETTY: Type.Optional(Type.Union([Type.Literal('1'), Type.Literal('0')], {
+    description: 'outside production: 1 = readable logs (pino-pretty) even when stdout is no terminal, 0 = JSON even on one; unset: readable on a terminal'
+  })),
   TRUST_PROXY: Type.String({
     default: 'false',
     description: "Fastify trustProxy: 'true', 'false' or a comma-separated list of proxy addresses/CIDRs"
@@ -236,6 +239,9 @@ export function loadConfig (env: Environment = process.env, dotenvPath = '.env')
     throw new ConfigError([...new Set([...described, ...productionProblems(env)])])
   }
   const problems = productionProblems(settings)
+  if (settings.NODE_ENV === 'production' && settings.LOG_PRETTY === '1') {
+    problems.push('LOG_PRETTY: production logs are JSON (pino-pretty is a development dependency, not in the image)')
+  }
   const corsOrigins = parseCorsOrigins(settings.CORS_ORIGINS)
   if (typeof corsOrigins === 'string') problems.push(corsOrigins)
   if (problems.length > 0 || typeof corsOrigins === 'string') throw new ConfigError(problems)

@@ -221,3 +221,10 @@ t.test('the server process exits non-zero naming each bad variable', async tt =>
   tt.notMatch(exit.stderr, /PAYMENTS_WEBHOOK_SECRETS/, 'a valid variable is not named')
   tt.notMatch(exit.stdout, /listening/i, 'it never started serving')
 })
+
+t.test('LOG_PRETTY: 1 or 0 outside production; 1 is refused in production, whose logs are JSON', async tt => {
+  tt.equal(loadConfig({ ...productionEnv, LOG_PRETTY: '0' }, noDotenv).LOG_PRETTY, '0', 'production may say 0')
+  tt.same(namedVariables(configErrorOf(tt, { ...productionEnv, LOG_PRETTY: '1' })), ['LOG_PRETTY'])
+  tt.equal(loadConfig({ NODE_ENV: 'development', LOG_PRETTY: '1' }, noDotenv).LOG_PRETTY, '1')
+  tt.same(namedVariables(configErrorOf(tt, { NODE_ENV: 'development', LOG_PRETTY: 'yes' })), ['LOG_PRETTY'], 'only 1 or 0')
+})

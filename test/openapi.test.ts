@@ -35,7 +35,7 @@ t.test('it lists every /v1 route, /healthz and /readyz, each with a summary, tag
     tt.ok(operation.summary, `${route.method} ${route.url} has a summary`)
     tt.ok(operation.tags?.length, `${route.method} ${route.url} has tags`)
     tt.ok(Object.keys(operation.responses ?? {}).some(code => code.startsWith('4')), `${route.method} ${route.url} documents its errors`)
-    tt.equal(operation.security !== undefined, route.config.public !== true, `${route.method} ${route.url}: security matches public`)
+    tt.same(operation.security, route.config.public === true ? [] : [{ bearerAuth: [] }], `${route.method} ${route.url}: security matches public`)
   }
   tt.notOk(Object.keys(document.paths).some(p => p.startsWith('/docs') || p === '/openapi.json' || p === '/metrics'), 'tooling routes are hidden')
 })

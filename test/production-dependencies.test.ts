@@ -7,8 +7,8 @@ import t from 'tap'
 import { repoRoot } from './helpers/paths.ts'
 
 const run = promisify(execFile)
-/** the tools that run TypeScript in development; the image runs compiled JavaScript only */
-const devOnly = new Set(['tsx', 'esbuild', '@esbuild'])
+/** development tools: what runs TypeScript (the image runs compiled JavaScript) and the readable-log transport */
+const devOnly = new Set(['tsx', 'esbuild', '@esbuild', 'pino-pretty'])
 
 /** every folder directly under a node_modules folder, at any depth, as its path from `root` */
 async function installedPackages (root: string): Promise<string[]> {
@@ -18,7 +18,7 @@ async function installedPackages (root: string): Promise<string[]> {
     .map(entry => join(entry.parentPath, entry.name).slice(root.length + 1))
 }
 
-t.test("the image's install (npm ci --omit=dev, as the Dockerfile's runtime stage runs it) has no tsx or esbuild", async tt => {
+t.test("the image's install (npm ci --omit=dev, as the Dockerfile's runtime stage runs it) has no tsx, esbuild or pino-pretty", async tt => {
   const dir = await mkdtemp(join(tmpdir(), 'atrium-prod-deps-'))
   tt.teardown(() => rm(dir, { recursive: true, force: true }))
   await copyFile(join(repoRoot, 'package.json'), join(dir, 'package.json'))
@@ -28,7 +28,7 @@ t.test("the image's install (npm ci --omit=dev, as the Dockerfile's runtime stag
   const packages = await installedPackages(join(dir, 'node_modules'))
   tt.ok(packages.includes('fastify'), 'production dependencies are installed (fastify)')
   const found = packages.filter(path => devOnly.has(path.split('/node_modules/').at(-1)?.split('/')[0] ?? ''))
-  tt.same(found, [], 'no tsx, esbuild or @esbuild/* anywhere under node_modules')
+  tt.same(found, [], 'no tsx, esbuild, @esbuild/* or pino-pretty anywhere under node_modules')
 })
 
 t.test('tsx is a development dependency; smtp-server brings its own types', async tt => {

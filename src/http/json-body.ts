@@ -57,7 +57,8 @@ export function unicodeJsonParser (app: FastifyInstance): FastifyBodyParser<stri
     if (namesAnotherCharset(request.headers['content-type'])) {
       return done(unsupportedMediaType('JSON bodies are UTF-8; the Content-Type names another charset'))
     }
-    parseJson(request, body, (error, parsed) => {
+    // Fastify's JSON parser answers through the callback (its return value carries nothing)
+    void parseJson(request, body, (error, parsed) => {
       if (error !== null) return done(error)
       if (surrogateEscape.test(body) && hasLoneSurrogate(parsed)) return done(notUnicode())
       done(null, parsed)

@@ -2,6 +2,7 @@ import { pino, type DestinationStream, type Logger } from 'pino'
 import { currentContext } from '../context.ts'
 import type { Config } from '../config.ts'
 import { batchedStdout } from './log-destination.ts'
+import { prettyStdout, wantsPrettyLogs, type PrettySettings } from './pretty-logs.ts'
 
 export type { Logger }
 
@@ -39,10 +40,12 @@ export const redactedPaths = [
 const NO_CONTEXT = Object.freeze({})
 
 /**
- * One logger for the process, writing to a batched stdout (src/platform/log-destination.ts). Its mixin adds the request (or job) context to every line written
- * while that work runs, from any depth, so no child logger is made per request.
+ * One logger for the process, writing to a batched stdout (src/platform/log-destination.ts), or
+ * readable lines in development on a terminal (src/platform/pretty-logs.ts). Its mixin adds the
+ * request (or job) context to every line written while that work runs, from any depth, so no
+ * child logger is made per request.
  */
-export function createLogger (config: Pick<Config, 'LOG_LEVEL'>, destination?: DestinationStream): Logger {
+export function createLogger (config: Pick<Config, 'LOG_LEVEL'> & PrettySettings, destination?: DestinationStream): Logger {
   return pino({
     level: config.LOG_LEVEL,
     base: { pid: process.pid },
@@ -64,5 +67,5 @@ export function createLogger (config: Pick<Config, 'LOG_LEVEL'>, destination?: D
     // pino's default copies every line's fields into the mixin's object; a line that carries its
     // own ids (the access line) is left as it is
     mixinMergeStrategy: (mergeObject, mixinObject) => mixinObject === NO_CONTEXT ? mergeObject : Object.assign(mixinObject, mergeObject)
-  }, destination ?? batchedStdout())
+  }, destination ?? (wantsPrettyLogs(config, process.stdout.isTTY === true) ? prettyStdout() : batchedStdout()))
 }

@@ -35,7 +35,8 @@ const webhooksRoutes: FastifyPluginAsyncTypebox = async (app) => {
       throw new AppError('invalid_signature', { detail: 'Payments-Signature does not match the body, or its timestamp is not within 5 minutes' })
     }
     request.body = await new Promise<unknown>((resolve, reject) => {
-      parseJson(request, raw.toString('utf8'), (error, parsed) => { if (error) reject(error); else resolve(parsed) })
+      // Fastify's JSON parser answers through the callback (its return value carries nothing)
+      void parseJson(request, raw.toString('utf8'), (error, parsed) => { if (error) reject(error); else resolve(parsed) })
     })
   }
 
