@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { stopCommands } from './command.ts'
 import { prepareBenchDatabase, type BenchDatabase } from './database.ts'
 import { badStatuses, drive, stopLoad, unexpectedNon2xx } from './load.ts'
+import { startOtlpSink, type OtlpSink } from './otlp-sink.ts'
 import { resultsMarkdown, ratioTable, runLine, summaryTable, type Environment } from './report.ts'
 import { ratios, scenarios } from './scenarios.ts'
 import { runningServers, serverNode, startServer } from './server-process.ts'
@@ -165,14 +166,17 @@ async function main (): Promise<number> {
 
   mkdirSync(scratchDir, { recursive: true })
   let database: BenchDatabase | undefined
+  let otlpSink: OtlpSink | undefined
   try {
     database = await prepareBenchDatabase(say)
+    otlpSink = await startOtlpSink()
     const context: BenchContext = {
       ownerUrl: database.ownerUrl,
       runtimeUrl: database.runtimeUrl,
       redisUrl: 'redis://127.0.0.1:6379',
       redisPrefix: 'atrium-bench:',
-      secrets: { jwt: randomBytes(32).toString('hex'), paymentsWebhook: randomBytes(24).toString('hex') }
+      secrets: { jwt: randomBytes(32).toString('hex'), paymentsWebhook: randomBytes(24).toString('hex') },
+      otlpUrl: otlpSink.url
     }
     // scenarios often share one setup (the seeding): each distinct setup runs once
     for (const setup of new Set(selected.map(s => s.setup))) {
@@ -193,6 +197,8 @@ async function main (): Promise<number> {
       }
     }
 
+    const traced = otlpSink.received()
+    if (traced.exports > 0) say(`the traced scenario exported ${traced.exports} OTLP requests (${Math.round(traced.bytes / 1024)} KiB) to the local receiver`)
     const report = {
       environment: measuredEnvironment,
       loadAverageAtEnd: loadAverage(),
@@ -215,6 +221,7 @@ async function main (): Promise<number> {
     return invalid.length > 0 ? 1 : 0
   } finally {
     await Promise.all(runningServers().map(server => server.stop()))
+    await otlpSink?.close()
     await database?.release()
   }
 }

@@ -178,6 +178,8 @@ async function main (): Promise<number> {
       runtimeUrl: database.runtimeUrl,
       redisUrl: 'redis://127.0.0.1:6379',
       redisPrefix: 'atrium-bench-sql:',
+      // no scenario of this script traces: the app built here reads no OTLP endpoint from it
+      otlpUrl: '',
       secrets: { jwt: randomBytes(32).toString('hex'), paymentsWebhook: randomBytes(24).toString('hex') }
     }
     await prepareFixtures(context, message => say(`  ${message}`))

@@ -10,6 +10,8 @@ export interface BenchContext {
   redisPrefix: string
   /** fresh each run, long enough for the production checks; scenarios sign tokens and webhooks with them */
   secrets: { jwt: string, paymentsWebhook: string }
+  /** a local OTLP/HTTP receiver (bench/otlp-sink.ts): where a traced server exports its spans */
+  otlpUrl: string
 }
 
 /** A server process the bench starts: a compiled script that calls serveForBench (bench/servers/serve.ts). */
