@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { once } from 'node:events'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { RequestMetrics } from '../src/platform/request-metrics.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,55 +28,6 @@ function processMetrics (): Registry {
     collectDefaultMetrics({ register: processRegistry })
   }
   return processRegistry
-}
-
-interface RequestSeries {
-  requests: { inc: () => void }
-  duration: { observe: (seconds: number) => void }
-}
-
-/**
- * The bound label sets of the request metrics, made once per (route, method, status class) the
- * first time it is seen: the request hook does two map lookups and an array read, no label object.
- * Cardinality is bounded: routes are patterns (or 'unmatched') and Node's parser knows few methods.
- */
-function requestSeries (registry: Registry): (route: string, method: string, status: number) => RequestSeries {
-  const labelNames = ['route', 'method', 'status_class'] as const
-  const requests = new Counter({
-    name: 'atrium_http_requests_total',
-    help: 'HTTP requests answered, by route pattern, method and status class',
-    labelNames,
-    registers: [registry]
-  })
-  const duration = new Histogram({
-    name: 'atrium_http_request_duration_seconds',
-    help: 'time from request received to response sent, by route pattern, method and status class',
-    labelNames,
-    buckets: durationBuckets,
-    registers: [registry]
-  })
-  const byRoute = new Map<string, Map<string, Array<RequestSeries | undefined>>>()
-
-  return (route, method, status) => {
-    let byMethod = byRoute.get(route)
-    if (byMethod === undefined) {
-      byMethod = new Map()
-      byRoute.set(route, byMethod)
-    }
-    let byClass = byMethod.get(method)
-    if (byClass === undefined) {
-      byClass = []
-      byMethod.set(method, byClass)
-    }
-    const statusClass = Math.floor(status / 100)
-    let series = byClass[statusClass]
-    if (series === undefined) {
-      const labels = [route, method, `${statusClass}xx`] as const
-      series = { requests: requests.labels(...labels), duration: duration.labels(...labels) }
-      byClass[statusClass] = series
-    }
-    return series
-  }
 }
 
 function pathOf (url: string | undefined): string | undefined {
@@ -116,13 +68,17 @@ async function metricsPlugin (app: FastifyInstance): Promise<void> {
   })
   poolMax.set(app.config.DATABASE_POOL_MAX)
 
-  const seriesFor = requestSeries(registry)
+  const requests = new RequestMetrics(registry, {
+    name: 'atrium_http_requests_total',
+    help: 'HTTP requests answered, by route pattern, method and status class'
+  }, {
+    name: 'atrium_http_request_duration_seconds',
+    help: 'time from request received to response sent, by route pattern, method and status class'
+  }, durationBuckets)
   // request.ctx.route is the route's tag (`GET /healthz`, else 'unmatched') that tracing already
   // read for this request; request.routeOptions would build a fresh object on every call.
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    const series = seriesFor(request.ctx?.route ?? 'unmatched', request.method, reply.statusCode)
-    series.requests.inc()
-    series.duration.observe(reply.elapsedTime / 1000)
+    requests.seriesFor(request.ctx?.route ?? 'unmatched', request.method, reply.statusCode).observe(reply.elapsedTime / 1000)
     done()
   })
 

@@ -1,4 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
+import { ACCESS_MESSAGE, AccessLine } from '../platform/logger.ts'
 
 /**
  * Fastify's own request log lines, replaced by one access-log line per request that names the
@@ -10,6 +11,21 @@ export class AccessLog extends LogController {
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const context = request.ctx
+    if (!error) {
+      // the usual line, which the process logger writes without pino's generic key walk
+      reply.log.info(new AccessLine(
+        request.id,
+        context?.traceId,
+        context?.spanId,
+        request.method,
+        context?.route ?? 'unmatched',
+        reply.statusCode,
+        Math.round(reply.elapsedTime * 100) / 100,
+        context?.tenantId,
+        context?.userId
+      ), ACCESS_MESSAGE)
+      return
+    }
     reply.log.info({
       request_id: request.id,
       trace_id: context?.traceId,
@@ -20,7 +36,7 @@ export class AccessLog extends LogController {
       duration_ms: Math.round(reply.elapsedTime * 100) / 100,
       tenant_id: context?.tenantId,
       user_id: context?.userId,
-      ...(error ? { err: error } : {})
-    }, 'request')
+      err: error
+    }, ACCESS_MESSAGE)
   }
 }

@@ -1,6 +1,8 @@
 import { pino, type DestinationStream } from 'pino'
 
-const BATCH_CHARS = 4_096
+// 32 KiB: a write syscall per ~100 lines instead of per ~12 (4 KiB cost 0.3 µs more per line to a
+// file, 0.5 µs to a pipe); half a Linux pipe's 64 KiB buffer, so a write rarely waits for the reader
+const BATCH_CHARS = 32_768
 const FLUSH_EVERY_MS = 500
 
 interface LineSink {
@@ -8,7 +10,7 @@ interface LineSink {
 }
 
 /**
- * Log lines gathered in memory and written to their sink together, once 4 KiB have gathered and
+ * Log lines gathered in memory and written to their sink together, once 32 KiB have gathered and
  * at least every half second: under load many lines leave in one write instead of one syscall
  * each (profiled at 6% of a no-query request).
  *
