@@ -34,7 +34,7 @@ export function isDatabaseUnavailable (error: unknown): boolean {
  * While PostgreSQL is down, requests that need it answer 503 `unavailable` with Retry-After.
  */
 async function postgresPlugin (app: FastifyInstance): Promise<void> {
-  const sql = createSql(app.config.DATABASE_URL, { max: app.config.DATABASE_POOL_MAX })
+  const sql = createSql(app.config.DATABASE_URL, { max: app.config.DATABASE_POOL_MAX, prepare: app.config.DATABASE_PREPARE })
   app.decorate('sql', sql)
   app.decorate('db', new Database(sql, {
     log: app.log,

@@ -43,6 +43,14 @@ export const ConfigSchema = Type.Object({
     description: 'owner connection, used only by migrations (npm run migrate, MIGRATE_ON_START); it creates the runtime role named in DATABASE_URL'
   })),
   DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  DATABASE_PREPARE: Type.Boolean({
+    default: true,
+    description: 'named prepared statements (postgres.js prepare); false behind PgBouncer 1.18 in transaction mode, which cannot keep them'
+  }),
+  DATABASE_LISTEN_URL: Type.Optional(Type.String({
+    pattern: '^postgres(ql)?://',
+    description: "the worker relay's LISTEN connection, straight to PostgreSQL (a session: not through PgBouncer in transaction mode); default DATABASE_URL"
+  })),
   DATABASE_STATEMENT_TIMEOUT_MS: Milliseconds(30_000, 'role-level statement_timeout backstop for the runtime role'),
   SLOW_QUERY_MS: Milliseconds(500, 'queries slower than this are logged with the request id'),
   REDIS_URL: Type.String({ pattern: '^rediss?://' }),
