@@ -22,6 +22,9 @@ export function serverOptions (config: Config): FastifyServerOptions {
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: config.CONNECTION_REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
+    // on close, idle keep-alive sockets are closed at once (those in use close after their
+    // response): a proxy's idle connections never hold the process open past its grace
+    forceCloseConnections: 'idle',
     // query, params and headers are coerced from text; bodies are not (src/http/schema-compiler.ts)
     schemaController: { compilersFactory: { buildValidator: validatorFactory } },
     ajv: {

@@ -73,8 +73,8 @@ function replaceExactlyOnce (text: string, pattern: RegExp, replacement: string,
 export interface NginxAdaptation {
   /** loopback port nginx listens on */
   listenPort: number
-  /** loopback port of the app behind it */
-  upstreamPort: number
+  /** loopback port of the app behind it, or of each instance of it (one upstream, round robin) */
+  upstreamPort: number | readonly number[]
   /** folder for pid, logs and temp files */
   dir: string
 }
@@ -91,7 +91,8 @@ export function adaptNginxConfig (source: string, { listenPort, upstreamPort, di
   text = replaceExactlyOnce(text, /^error_log\s+\S+/m, `error_log ${dir}/error.log`, 'error_log directive')
   text = replaceExactlyOnce(text, /^(\s*)access_log\s+\S+/m, `$1access_log ${dir}/access.log`, 'access_log directive')
   text = replaceExactlyOnce(text, /^(\s*)listen\s+80\b/m, `$1listen 127.0.0.1:${listenPort}`, 'listen 80')
-  text = replaceExactlyOnce(text, /^(\s*)server\s+api:3000\b/m, `$1server 127.0.0.1:${upstreamPort}`, 'upstream server api:3000')
+  const ports = typeof upstreamPort === 'number' ? [upstreamPort] : upstreamPort
+  text = replaceExactlyOnce(text, /^(\s*)server\s+api:3000\b/m, ports.map(port => `$1server 127.0.0.1:${port}`).join(';\n'), 'upstream server api:3000')
   const tempPaths = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
     .map(kind => `  ${kind}_temp_path ${dir}/${kind}_temp;`).join('\n')
   text = replaceExactlyOnce(text, /^http\s*\{\n/m, `http {\n${tempPaths}\n`, 'http block')
@@ -121,13 +122,13 @@ export interface RunningNginx {
  * A real nginx running deploy/nginx.conf (adapted by adaptNginxConfig) in front of the app on
  * `upstreamPort`, answering once this resolves; stopped and its files removed at teardown.
  */
-export async function startNginx (t: Teardown, binary: string, upstreamPort: number): Promise<RunningNginx> {
+export async function startNginx (t: Teardown, binary: string, upstreamPort: number | readonly number[], adapt: (config: string) => string = config => config): Promise<RunningNginx> {
   const dir = await mkdtemp(join(tmpdir(), 'atrium-nginx-'))
   // under root nginx's workers run as nobody: they need to reach the temp folders inside
   await chmod(dir, 0o755)
   const listenPort = await freeLoopbackPort()
   const configFile = join(dir, 'nginx.conf')
-  await writeFile(configFile, adaptNginxConfig(await readFile(productionNginxConfig, 'utf8'), { listenPort, upstreamPort, dir }))
+  await writeFile(configFile, adapt(adaptNginxConfig(await readFile(productionNginxConfig, 'utf8'), { listenPort, upstreamPort, dir })))
 
   // its own process group, so a stuck master and its workers can be killed together
   const child = spawn(binary, ['-p', dir, '-c', configFile, '-e', join(dir, 'error.log'), '-g', 'daemon off;'], {
