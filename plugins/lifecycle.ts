@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 /**
  * Shutdown state shared by the readiness check and the server entry: once draining, /readyz
@@ -14,9 +14,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 async function lifecyclePlugin (app: FastifyInstance): Promise<void> {
   const lifecycle = { draining: false }
   app.decorate('lifecycle', lifecycle)
-  app.addHook('onRequest', (_request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
+  // at send time, so a request already in flight when the delay began closes its connection too
+  app.addHook('onSend', (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void) => {
     if (lifecycle.draining) reply.header('connection', 'close')
-    done()
+    done(null, payload)
   })
 }
 

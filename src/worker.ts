@@ -15,7 +15,7 @@ import { keepSchedules } from './platform/jobs/schedules.ts'
 
 export type WorkerConfig = Pick<Config,
   'DATABASE_URL' | 'DATABASE_POOL_MAX' | 'DATABASE_PREPARE' | 'DATABASE_LISTEN_URL' | 'SLOW_QUERY_MS' | 'LOCK_TIMEOUT_MS' | 'DATABASE_STATEMENT_TIMEOUT_MS' |
-  'REDIS_URL' | 'REDIS_PREFIX' | 'WORKER_CONCURRENCY'>
+  'REDIS_URL' | 'REDIS_PREFIX' | 'WORKER_CONCURRENCY' | 'WORKER_JOB_LOCK_MS'>
 
 export interface WorkerDeps {
   /** the job types this worker runs; it processes the queues they name */
@@ -92,6 +92,9 @@ export async function startWorker (config: WorkerConfig, log: Logger, deps: Work
       connection: consumer,
       prefix,
       concurrency: config.WORKER_CONCURRENCY,
+      // a killed worker's jobs stay active until their lock expires; the next stalled check moves them back
+      lockDuration: config.WORKER_JOB_LOCK_MS,
+      stalledInterval: config.WORKER_JOB_LOCK_MS,
       settings: { backoffStrategy }
     })
     worker.on('error', error => outages.failed(error))

@@ -14,7 +14,8 @@ import { startPrivatePgbouncer, type PrivatePgbouncer } from './pgbouncer.ts'
 
 /** The compiled entry every Atrium process of the fleet runs, as the image does. */
 const SERVER_ENTRY = 'dist/src/server.js'
-const START_TIMEOUT_MS = 20_000
+/** generous: four processes start at once on 2 shared cores */
+const START_TIMEOUT_MS = 60_000
 
 export const isMessage = (prefix: string) => (line: LogLine): boolean => typeof line.msg === 'string' && line.msg.startsWith(prefix)
 
