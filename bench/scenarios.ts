@@ -1,4 +1,5 @@
 import { prepareFixtures } from './fixtures.ts'
+import { fleetRatios, fleetScenarios } from './fleet.ts'
 import { pgbenchArticleById } from './pgbench.ts'
 import { articleByIdAsMembers, asEveryUser, bareArticleById, bareListOfEveryTenant, createArticleAsWriters } from './requests.ts'
 import type { Ratio, Scenario, ServerSpec } from './types.ts'
@@ -93,7 +94,9 @@ export const scenarios: Scenario[] = [
   tenantNoop,
   guardedNoop,
   loggedHello,
-  tracedHello
+  tracedHello,
+  // issue 17: PgBouncer, nginx with one API process and with two (bench/fleet.ts)
+  ...fleetScenarios
 ]
 
 export const ratios: Ratio[] = [
@@ -112,5 +115,6 @@ export const ratios: Ratio[] = [
   },
   { name: 'issue 4: authenticated tenant-scoped no-query ÷ same route unauthenticated', numerator: tenantNoop, denominator: publicNoop, target: 0.85, direction: '>=' },
   { name: 'issue 5: permission + flag checks (guarded ÷ tenant no-query)', numerator: guardedNoop, denominator: tenantNoop, target: 0.97, direction: '>=' },
-  { name: 'issue 3: tracing plugin + access log ÷ default request logging', numerator: tracedHello, denominator: loggedHello, target: 0.95, direction: '>=' }
+  { name: 'issue 3: tracing plugin + access log ÷ default request logging', numerator: tracedHello, denominator: loggedHello, target: 0.95, direction: '>=' },
+  ...fleetRatios(atriumArticle)
 ]

@@ -6,6 +6,7 @@ import { accessToken, addMember, createTenant, register } from './helpers/accoun
 import { expectStatus, send } from './helpers/client.ts'
 import { startFleet } from './helpers/fleet.ts'
 import { pollUntil } from './helpers/poll.ts'
+import { callsBetween, commandCalls, total } from './helpers/redis-stats.ts'
 
 /** API.md: a flag change takes effect on every instance within 5 s; the same bound for the caches. */
 const WITHIN_MS = 5_000
@@ -121,4 +122,29 @@ t.test('the auth rate limits count attempts sent to both instances', async tt =>
   })
   tt.match(limited, { status: 429, body: { code: 'rate_limited' } }, 'the limited address is refused on the other instance too')
   if ('headers' in limited) tt.match(limited.headers.get('retry-after'), /^\d+$/, 'with Retry-After')
+})
+
+t.test('Redis commands per request on a warm instance (figures for docs/SCALING.md)', async tt => {
+  const N = 200
+  const editor = await addMember(viaNginx, tenant, 'editor')
+  const { article } = await expectStatus<{ article: { id: string } }>(`${one.url}/v1/articles`, 201, {
+    method: 'POST', headers: bearer(editor.token), body: { title: 'redis figures' }
+  })
+  const kinds: Array<[string, (n: number) => Promise<number>]> = [
+    ['GET /v1/articles/:id', async () => (await send(`${one.url}/v1/articles/${article.id}`, { headers: bearer(editor.token) })).status],
+    ['GET /v1/articles?limit=20', async () => (await send(`${one.url}/v1/articles?limit=20`, { headers: bearer(editor.token) })).status],
+    ['POST /v1/articles', async n => (await send(`${one.url}/v1/articles`, { method: 'POST', headers: bearer(editor.token), body: { title: `redis-${n}` } })).status],
+    ['idle (no request, same time)', async () => { await new Promise(resolve => setTimeout(resolve, 5)); return 200 }]
+  ]
+  const figures: string[] = []
+  for (const [kind, request] of kinds) {
+    for (let n = 0; n < 5; n++) await request(-1 - n) // warm the caches
+    const before = await commandCalls(fleet.redis.url)
+    const statuses = new Set<number>()
+    for (let n = 0; n < N; n++) statuses.add(await request(n))
+    const calls = callsBetween(before, await commandCalls(fleet.redis.url))
+    tt.ok([...statuses].every(s => s < 300), `${kind}: ${N} requests answered 2xx`)
+    figures.push(`${kind}: ${(total(calls) / N).toFixed(2)} commands a request (${calls.slice(0, 4).map(([c, k]) => `${c} ${k}`).join(', ') || 'none'})`)
+  }
+  tt.comment(`fleet: redis commands, ${N} requests each on one warm instance, the whole fleet's traffic counted: ${figures.join('; ')}`)
 })

@@ -4,6 +4,7 @@ import { createSql, type Sql } from '../src/platform/db/client.ts'
 import { waitFor } from '../test/helpers/wait.ts'
 import { createTenant } from './helpers/accounts.ts'
 import { isMessage, startFleet, type Instance } from './helpers/fleet.ts'
+import { callsBetween, commandCalls, total } from './helpers/redis-stats.ts'
 
 const BURST = 2_000
 const PUBLISHED = 'scheduled article published'
@@ -57,10 +58,12 @@ async function effects (ids: string[]): Promise<Effects> {
 
 t.test(`${BURST} outbox rows in one burst become ${BURST} jobs, each run once, by two relays and two workers`, async tt => {
   const before = fleet.workers.map(worker => runs(worker, PUBLISHED))
+  const commandsBefore = await commandCalls(fleet.redis.url)
   const started = Date.now()
   const ids = await scheduleDirectly(owner, Array.from({ length: BURST }, (_, n) => `burst-${n}`))
   await waitFor('every burst article published', async () => (await effects(ids)).published === BURST, 90_000, 250)
   const tookMs = Date.now() - started
+  const calls = callsBetween(commandsBefore, await commandCalls(fleet.redis.url))
   // a late duplicate would show within the relays' next polls (1 s)
   await new Promise(resolve => setTimeout(resolve, 1_500))
 
@@ -79,7 +82,8 @@ t.test(`${BURST} outbox rows in one burst become ${BURST} jobs, each run once, b
   tt.equal(stale, 0, 'no job ran a second time (no stale run)')
   tt.ok(perWorker.every(n => n > 0), 'both workers took jobs')
   tt.comment(`fleet: outbox burst: ${BURST} rows → ${completed} jobs, ${after.published} published in ${tookMs} ms; ` +
-    `runs: ${fleet.workers.map((w, i) => `${w.name} ${perWorker[i]!}`).join(', ')}; second runs ${stale}`)
+    `runs: ${fleet.workers.map((w, i) => `${w.name} ${perWorker[i]!}`).join(', ')}; second runs ${stale}; ` +
+    `Redis: ${(total(calls) / BURST).toFixed(1)} commands a job, relay to done (${calls.slice(0, 5).map(([c, k]) => `${c} ${k}`).join(', ')})`)
 })
 
 t.test('a worker killed (SIGKILL) in the middle of a job: the job is retried and its effect happens once', async tt => {

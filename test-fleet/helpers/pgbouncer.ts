@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Teardown } from '../../test/helpers/app.ts'
 import { freeLoopbackPort } from '../../test/helpers/nginx.ts'
 import { cleanupIfOrphaned, shellQuote } from '../../test/helpers/orphans.ts'
+import { adaptPgbouncerConfig } from '../../bench/servers/pgbouncer.ts'
 
 export const productionPgbouncerConfig = fileURLToPath(new URL('../../deploy/pgbouncer/pgbouncer.ini', import.meta.url))
 const READY_TIMEOUT_MS = 5_000
@@ -26,32 +27,6 @@ export interface PrivatePgbouncer {
   stop: () => Promise<void>
   /** what it logged (stderr) since it last started */
   log: () => string
-}
-
-function replaceExactlyOnce (text: string, pattern: RegExp, replacement: string, what: string): string {
-  const found = text.match(new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`))?.length ?? 0
-  if (found !== 1) throw new Error(`deploy/pgbouncer/pgbouncer.ini: expected exactly one ${what}, found ${found}`)
-  return text.replace(pattern, replacement)
-}
-
-export interface PgbouncerAdaptation {
-  listenPort: number
-  postgresPort: number
-  authFile: string
-}
-
-/**
- * deploy/pgbouncer/pgbouncer.ini with loopback addresses, and trust authentication (the local
- * PostgreSQL trusts loopback, so the runtime role has no password); pooling settings unchanged.
- */
-export function adaptPgbouncerConfig (source: string, { listenPort, postgresPort, authFile }: PgbouncerAdaptation): string {
-  let text = source
-  text = replaceExactlyOnce(text, /^\* = host=postgres port=5432$/m, `* = host=127.0.0.1 port=${postgresPort}`, 'database line')
-  text = replaceExactlyOnce(text, /^listen_addr = .*$/m, 'listen_addr = 127.0.0.1', 'listen_addr')
-  text = replaceExactlyOnce(text, /^listen_port = .*$/m, `listen_port = ${listenPort}`, 'listen_port')
-  text = replaceExactlyOnce(text, /^auth_type = .*$/m, 'auth_type = trust', 'auth_type')
-  text = replaceExactlyOnce(text, /^auth_file = .*$/m, `auth_file = ${authFile}`, 'auth_file')
-  return text
 }
 
 /** True when something accepts a TCP connection on the port. */
