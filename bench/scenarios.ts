@@ -1,4 +1,5 @@
 import { prepareFixtures } from './fixtures.ts'
+import { fleetRatios, fleetScenarios } from './fleet.ts'
 import { pgbenchArticleById } from './pgbench.ts'
 import { articleByIdAsMembers, asEveryUser, bareArticleById, bareListOfEveryTenant, BENCH_TAG, createArticleAsWriters, listAsEveryUser } from './requests.ts'
 import type { Ratio, Scenario, ServerSpec } from './types.ts'
@@ -127,7 +128,9 @@ export const scenarios: Scenario[] = [
   tenantNoop,
   guardedNoop,
   loggedHello,
-  tracedHello
+  tracedHello,
+  // issue 17: PgBouncer, nginx with one API process and with two (bench/fleet.ts)
+  ...fleetScenarios
 ]
 
 export const ratios: Ratio[] = [
@@ -152,5 +155,6 @@ export const ratios: Ratio[] = [
   { name: 'issue 3: tracing plugin + access log ÷ default request logging', numerator: tracedHello, denominator: loggedHello, target: 0.95, direction: '>=' },
   // the issue sets no target for tracing everything: 0.7 is ours, so that a change that makes spans
   // dearer shows; production samples a fraction (OTEL_TRACES_SAMPLER_ARG) and pays a fraction of it
-  { name: 'issue 19: GET /v1/articles/:id traced at 100 % ÷ untraced', numerator: atriumArticleTraced, denominator: atriumArticle, target: 0.7, direction: '>=' }
+  { name: 'issue 19: GET /v1/articles/:id traced at 100 % ÷ untraced', numerator: atriumArticleTraced, denominator: atriumArticle, target: 0.7, direction: '>=' },
+  ...fleetRatios(atriumArticle)
 ]

@@ -54,7 +54,7 @@ function poolGauges (app: FastifyInstance, pool: PoolUsage): void {
  * While PostgreSQL is down, requests that need it answer 503 `unavailable` with Retry-After.
  */
 async function postgresPlugin (app: FastifyInstance): Promise<void> {
-  const sql = createSql(app.config.DATABASE_URL, { max: app.config.DATABASE_POOL_MAX })
+  const sql = createSql(app.config.DATABASE_URL, { max: app.config.DATABASE_POOL_MAX, prepare: app.config.DATABASE_PREPARE })
   app.decorate('sql', sql)
   const pool = new PoolUsage(app.config.DATABASE_POOL_MAX)
   app.decorate('db', new Database(sql, {

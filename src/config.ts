@@ -51,6 +51,14 @@ export const ConfigSchema = Type.Object({
     description: 'owner connection, used only by migrations (npm run migrate, MIGRATE_ON_START); it creates the runtime role named in DATABASE_URL'
   })),
   DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  DATABASE_PREPARE: Type.Boolean({
+    default: true,
+    description: 'named prepared statements (postgres.js prepare); false behind PgBouncer 1.18 in transaction mode, which cannot keep them'
+  }),
+  DATABASE_LISTEN_URL: Type.Optional(Type.String({
+    pattern: '^postgres(ql)?://',
+    description: "the worker relay's LISTEN connection, straight to PostgreSQL (a session: not through PgBouncer in transaction mode); default DATABASE_URL"
+  })),
   DATABASE_STATEMENT_TIMEOUT_MS: Milliseconds(30_000, 'role-level statement_timeout backstop for the runtime role'),
   SLOW_QUERY_MS: Milliseconds(500, 'queries slower than this are logged with the request id'),
   REDIS_URL: Type.String({ pattern: '^rediss?://' }),
@@ -68,14 +76,14 @@ export const ConfigSchema = Type.Object({
 
   REQUEST_TIMEOUT_MS: Milliseconds(5_000, 'default per-route time budget (route config.timeout overrides)'),
   LOCK_TIMEOUT_MS: Milliseconds(2_000, 'lock_timeout inside a request transaction (capped by the budget)'),
-  KEEP_ALIVE_TIMEOUT_MS: Milliseconds(75_000, 'must exceed nginx upstream keepalive_timeout (60 s)'),
+  KEEP_ALIVE_TIMEOUT_MS: Milliseconds(75_000, 'must exceed nginx upstream keepalive_timeout (4 s)'),
   HEADERS_TIMEOUT_MS: Milliseconds(20_000, 'time allowed to receive request headers'),
   CONNECTION_REQUEST_TIMEOUT_MS: Milliseconds(30_000, "Node's requestTimeout: whole request received within"),
   SHUTDOWN_DELAY_MS: Type.Integer({
     minimum: 0,
     maximum: 120_000,
     default: 0,
-    description: 'after SIGTERM /readyz answers 503 for this long before the server stops accepting'
+    description: 'after SIGTERM /readyz answers 503 (and responses say Connection: close) for this long before the server stops accepting; above nginx upstream keepalive_timeout (4 s)'
   }),
   SHUTDOWN_GRACE_MS: Milliseconds(10_000, 'in-flight requests and jobs may finish within this, then the process exits'),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1_000, description: 'load shedding threshold, 0 = off' }),
@@ -84,6 +92,12 @@ export const ConfigSchema = Type.Object({
   METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: '0: /metrics on the API port' }),
   CORS_ORIGINS: Type.String({ default: '', description: 'comma-separated allowed origins; empty: CORS off' }),
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  WORKER_JOB_LOCK_MS: Type.Integer({
+    minimum: 5_000,
+    maximum: 600_000,
+    default: 30_000,
+    description: "a running job's lock (BullMQ lockDuration, renewed at half of it, and the stalled-job check interval): a job of a worker that died is retried by another within about twice this"
+  }),
   LAST_SEEN_FLUSH_MS: Milliseconds(60_000, 'how often the worker moves last-seen times from Redis to users.last_seen_at'),
   MIGRATE_ON_START: Type.Boolean({ default: false, description: 'run migrations before serving (always on in development)' }),
   SEED_ON_START: Type.Boolean({ default: false, description: 'seed a demo tenant on an empty database (always on in development)' }),

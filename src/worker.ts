@@ -15,8 +15,8 @@ import { keepSchedules } from './platform/jobs/schedules.ts'
 import type { Telemetry } from './platform/telemetry/index.ts'
 
 export type WorkerConfig = Pick<Config,
-  'DATABASE_URL' | 'DATABASE_POOL_MAX' | 'SLOW_QUERY_MS' | 'LOCK_TIMEOUT_MS' | 'DATABASE_STATEMENT_TIMEOUT_MS' |
-  'REDIS_URL' | 'REDIS_PREFIX' | 'WORKER_CONCURRENCY'>
+  'DATABASE_URL' | 'DATABASE_POOL_MAX' | 'DATABASE_PREPARE' | 'DATABASE_LISTEN_URL' | 'SLOW_QUERY_MS' | 'LOCK_TIMEOUT_MS' | 'DATABASE_STATEMENT_TIMEOUT_MS' |
+  'REDIS_URL' | 'REDIS_PREFIX' | 'WORKER_CONCURRENCY' | 'WORKER_JOB_LOCK_MS'>
 
 export interface WorkerDeps {
   /** the job types this worker runs; it processes the queues they name */
@@ -45,7 +45,12 @@ function watch (redis: Redis, outages: OutageLog): void {
  * PostgreSQL pool and Redis connections. Each job runs in the context of the request that enqueued it.
  */
 export async function startWorker (config: WorkerConfig, log: Logger, deps: WorkerDeps): Promise<RunningWorker> {
-  const sql = createSql(config.DATABASE_URL, { max: config.DATABASE_POOL_MAX, applicationName: 'atrium-worker' })
+  const sql = createSql(config.DATABASE_URL, { max: config.DATABASE_POOL_MAX, applicationName: 'atrium-worker', prepare: config.DATABASE_PREPARE })
+  // LISTEN needs a session of its own: behind PgBouncer's transaction mode the relay listens on a
+  // direct connection (DATABASE_LISTEN_URL); the pool above carries every query
+  const listenSql = config.DATABASE_LISTEN_URL === undefined
+    ? sql
+    : createSql(config.DATABASE_LISTEN_URL, { max: 1, applicationName: 'atrium-relay-listen', prepare: config.DATABASE_PREPARE })
   const db = new Database(sql, {
     log,
     slowQueryMs: config.SLOW_QUERY_MS,
@@ -104,13 +109,16 @@ export async function startWorker (config: WorkerConfig, log: Logger, deps: Work
       connection: consumer,
       prefix,
       concurrency: config.WORKER_CONCURRENCY,
+      // a killed worker's jobs stay active until their lock expires; the next stalled check moves them back
+      lockDuration: config.WORKER_JOB_LOCK_MS,
+      stalledInterval: config.WORKER_JOB_LOCK_MS,
       settings: { backoffStrategy }
     })
     worker.on('error', error => outages.failed(error))
     return worker
   })
 
-  const relay = new OutboxRelay({ db, sql, queues, retryPolicy: name => registry.retryPolicy(name), log, ...deps.relay })
+  const relay = new OutboxRelay({ db, sql: listenSql, queues, retryPolicy: name => registry.retryPolicy(name), log, ...deps.relay })
   await relay.start()
   const schedules = keepSchedules(queues, registry, log)
   log.info({ queues: registry.queues(), concurrency: config.WORKER_CONCURRENCY }, 'worker started')
@@ -121,7 +129,7 @@ export async function startWorker (config: WorkerConfig, log: Logger, deps: Work
     await queues.close()
     commands.disconnect()
     consumer.disconnect()
-    await sql.end({ timeout: 5 })
+    await Promise.all([sql.end({ timeout: 5 }), listenSql === sql ? undefined : listenSql.end({ timeout: 5 })])
   }
 
   return {

@@ -21,7 +21,15 @@ export function serverOptions (config: Config): FastifyServerOptions {
     frameworkErrors,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: config.CONNECTION_REQUEST_TIMEOUT_MS,
-    return503OnClosing: true,
+    // A request that reaches a closing server (a connection accepted just as it stopped
+    // listening, or one more on a keep-alive connection) is served, with `Connection: close`,
+    // instead of Fastify's bare 503: the server closes before the database and Redis do
+    // (plugins' onClose hooks run after it), and the shutdown delay has already turned the
+    // balancer away (src/platform/shutdown.ts, plugins/lifecycle.ts)
+    return503OnClosing: false,
+    // on close, idle keep-alive sockets are closed at once (those in use close after their
+    // response): a proxy's idle connections never hold the process open past its grace
+    forceCloseConnections: 'idle',
     // query, params and headers are coerced from text; bodies are not (src/http/schema-compiler.ts)
     schemaController: { compilersFactory: { buildValidator: validatorFactory } },
     ajv: {

@@ -1,3 +1,4 @@
+import { Server } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
@@ -5,6 +6,22 @@ import type { Logger } from './logger.ts'
 import type { Config } from '../config.ts'
 
 export interface Closable { close: () => Promise<void> }
+
+/** Time for connections accepted just before the listener closed to have their request read. */
+const ACCEPTED_SETTLE_MS = 500
+
+/**
+ * Stops accepting connections, and only that. Node's http `server.close()` (which app.close()
+ * calls) also destroys every connection without a request in progress, including one a proxy has
+ * just opened whose request is not read yet: that request would meet a reset (nginx answers 502
+ * for a POST it cannot retry). Closing the listener first and waiting a moment lets such requests
+ * be read; app.close() then finds them in progress and lets them finish.
+ */
+async function stopAccepting (app: FastifyInstance): Promise<void> {
+  if (!app.server.listening) return
+  Server.prototype.close.call(app.server)
+  await sleep(ACCEPTED_SETTLE_MS)
+}
 
 /** What a signal stops: handed over piece by piece as start-up makes them. */
 export interface Shutdown {
@@ -41,6 +58,7 @@ export function installGracefulShutdown (
       app.lifecycle.draining = true
       if (config.SHUTDOWN_DELAY_MS > 0) await sleep(config.SHUTDOWN_DELAY_MS)
       log.info('shutting down: no new connections, finishing in-flight requests')
+      await stopAccepting(app)
     }
     await Promise.all([app?.close(), ...others.map(o => o.close())])
     for (const flush of flushes) await flush()

@@ -32,7 +32,16 @@ export interface ChildProcessHandle {
  * or when the test process dies without its teardown.
  */
 export function spawnEntry (t: Teardown, entry: string, env: Record<string, string>, defaultWaitMs = 15_000): ChildProcessHandle {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  return spawnNode(t, ['--import', 'tsx', entry], env, defaultWaitMs)
+}
+
+/**
+ * `node <args>` in the repository (a compiled entry: `dist/src/server.js`), like spawnEntry: its
+ * stdout read as JSON lines, killed (SIGKILL) at the end of the test or when the test process dies.
+ */
+export function spawnNode (t: Teardown, args: string[], env: Record<string, string>, defaultWaitMs = 15_000): ChildProcessHandle {
+  const entry = args.join(' ')
+  const child = spawn(process.execPath, args, {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe']

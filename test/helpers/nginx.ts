@@ -73,8 +73,10 @@ function replaceExactlyOnce (text: string, pattern: RegExp, replacement: string,
 export interface NginxAdaptation {
   /** loopback port nginx listens on */
   listenPort: number
-  /** loopback port of the app behind it */
-  upstreamPort: number
+  /** loopback port of the app behind it, or of each instance of it (one upstream, round robin) */
+  upstreamPort: number | readonly number[]
+  /** of those, the ones marked `down`: nginx sends them nothing (an instance taken out of rotation) */
+  downPorts?: readonly number[]
   /** folder for pid, logs and temp files */
   dir: string
 }
@@ -84,14 +86,15 @@ export interface NginxAdaptation {
  * logs and temp files in `dir`, and no `user` (workers run as the invoking user, or nobody under
  * root). Each change must match exactly once, so a drifting config fails loudly here.
  */
-export function adaptNginxConfig (source: string, { listenPort, upstreamPort, dir }: NginxAdaptation): string {
+export function adaptNginxConfig (source: string, { listenPort, upstreamPort, dir, downPorts = [] }: NginxAdaptation): string {
   let text = source
   text = replaceExactlyOnce(text, /^user\s+[^;]+;\n/m, '', 'user directive')
   text = replaceExactlyOnce(text, /^pid\s+[^;]+;/m, `pid ${dir}/nginx.pid;`, 'pid directive')
   text = replaceExactlyOnce(text, /^error_log\s+\S+/m, `error_log ${dir}/error.log`, 'error_log directive')
   text = replaceExactlyOnce(text, /^(\s*)access_log\s+\S+/m, `$1access_log ${dir}/access.log`, 'access_log directive')
   text = replaceExactlyOnce(text, /^(\s*)listen\s+80\b/m, `$1listen 127.0.0.1:${listenPort}`, 'listen 80')
-  text = replaceExactlyOnce(text, /^(\s*)server\s+api:3000\b/m, `$1server 127.0.0.1:${upstreamPort}`, 'upstream server api:3000')
+  const ports = typeof upstreamPort === 'number' ? [upstreamPort] : upstreamPort
+  text = replaceExactlyOnce(text, /^(\s*)server\s+api:3000\b/m, ports.map(port => `$1server 127.0.0.1:${port}${downPorts.includes(port) ? ' down' : ''}`).join(';\n'), 'upstream server api:3000')
   const tempPaths = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
     .map(kind => `  ${kind}_temp_path ${dir}/${kind}_temp;`).join('\n')
   text = replaceExactlyOnce(text, /^http\s*\{\n/m, `http {\n${tempPaths}\n`, 'http block')
@@ -115,19 +118,27 @@ export interface RunningNginx {
   url: string
   /** every access-log line so far, parsed */
   accessLog: () => Promise<NginxAccessEntry[]>
+  /** the error log so far */
+  errorLog: () => Promise<string>
+  /**
+   * Rewrites the upstream with these ports `down` (none: all in rotation) and reloads nginx
+   * (SIGHUP), as an orchestrator takes an instance whose readiness failed out of rotation.
+   */
+  markDown: (ports: readonly number[]) => Promise<void>
 }
 
 /**
  * A real nginx running deploy/nginx.conf (adapted by adaptNginxConfig) in front of the app on
  * `upstreamPort`, answering once this resolves; stopped and its files removed at teardown.
  */
-export async function startNginx (t: Teardown, binary: string, upstreamPort: number): Promise<RunningNginx> {
+export async function startNginx (t: Teardown, binary: string, upstreamPort: number | readonly number[], adapt: (config: string) => string = config => config): Promise<RunningNginx> {
   const dir = await mkdtemp(join(tmpdir(), 'atrium-nginx-'))
   // under root nginx's workers run as nobody: they need to reach the temp folders inside
   await chmod(dir, 0o755)
   const listenPort = await freeLoopbackPort()
   const configFile = join(dir, 'nginx.conf')
-  await writeFile(configFile, adaptNginxConfig(await readFile(productionNginxConfig, 'utf8'), { listenPort, upstreamPort, dir }))
+  const source = await readFile(productionNginxConfig, 'utf8')
+  await writeFile(configFile, adapt(adaptNginxConfig(source, { listenPort, upstreamPort, dir })))
 
   // its own process group, so a stuck master and its workers can be killed together
   const child = spawn(binary, ['-p', dir, '-c', configFile, '-e', join(dir, 'error.log'), '-g', 'daemon off;'], {
@@ -178,6 +189,13 @@ export async function startNginx (t: Teardown, binary: string, upstreamPort: num
     accessLog: async () => {
       const text = await readFile(join(dir, 'access.log'), 'utf8').catch(() => '')
       return text.split('\n').filter(line => line !== '').map(line => JSON.parse(line) as NginxAccessEntry)
+    },
+    errorLog: async () => await readFile(join(dir, 'error.log'), 'utf8').catch(() => ''),
+    markDown: async ports => {
+      await writeFile(configFile, adapt(adaptNginxConfig(source, { listenPort, upstreamPort, dir, downPorts: ports })))
+      child.kill('SIGHUP')
+      // new workers take over at once; the old ones finish what they hold and close idle clients
+      await sleep(300)
     }
   }
 }

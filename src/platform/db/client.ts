@@ -8,10 +8,16 @@ export interface SqlOptions {
   /** seconds a connection may stay idle in the pool */
   idleTimeout?: number
   connectTimeout?: number
+  /**
+   * named prepared statements (default true). PgBouncer 1.18 in transaction mode hands each
+   * transaction any server connection, where a statement prepared on another does not exist:
+   * behind it, false (postgres.js then sends unnamed statements, parsed on every execution).
+   */
+  prepare?: boolean
   debug?: Options<Record<string, never>>['debug']
 }
 
-/** One postgres.js pool. Prepared statements stay on: per-request tags travel as parameters. */
+/** One postgres.js pool. Per-request tags travel as parameters, so prepared statements can stay on (DATABASE_PREPARE). */
 export function createSql (url: string, options: SqlOptions = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
@@ -20,7 +26,7 @@ export function createSql (url: string, options: SqlOptions = {}): Sql {
     // seconds before a pooled connection tries again after failing to connect: capped at 1 s like
     // Redis's (the default grows to 20 s during an outage and then delays recovery that long)
     backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
-    prepare: true,
+    prepare: options.prepare ?? true,
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? 'atrium' },
     ...(options.debug ? { debug: options.debug } : {})

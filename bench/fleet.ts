@@ -1,0 +1,141 @@
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { findNginx, startNginx } from '../test/helpers/nginx.ts'
+import { badStatuses, drive } from './load.ts'
+import { articleByIdAsMembers } from './requests.ts'
+import { startServer, type RunningServer } from './server-process.ts'
+import { prepareFixtures } from './fixtures.ts'
+import type { BenchContext, CommandRun, CommandScenario, HttpScenario, Measurement, Ratio, Scenario, ServerSpec } from './types.ts'
+
+/**
+ * Issue 17's measurements, self-contained: the article read through PgBouncer (transaction mode)
+ * with prepared statements on and off, and through nginx with one API instance and with two.
+ */
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url))
+/** as the bench's own runs (bench/settings.ts) */
+const CONNECTIONS = 50
+
+const atriumEnv = (context: BenchContext, extra: Record<string, string> = {}): Record<string, string> => ({
+  NODE_ENV: 'production',
+  ROLE: 'api',
+  LOG_LEVEL: 'info',
+  DATABASE_URL: context.runtimeUrl,
+  REDIS_URL: context.redisUrl,
+  REDIS_PREFIX: context.redisPrefix,
+  JWT_SECRETS: context.secrets.jwt,
+  PAYMENTS_WEBHOOK_SECRETS: context.secrets.paymentsWebhook,
+  ...extra
+})
+
+const viaPgbouncer = (prepare: boolean): ServerSpec => ({
+  name: `atrium-pgbouncer-prepare-${prepare ? 'on' : 'off'}`,
+  script: 'dist/bench/servers/atrium-pgbouncer.js',
+  env: context => atriumEnv(context, { DATABASE_PREPARE: String(prepare) })
+})
+
+const seeded = { setup: prepareFixtures }
+
+export const pgbouncerPrepareOff: HttpScenario = {
+  name: 'atrium GET /v1/articles/:id via PgBouncer, prepare off',
+  server: viaPgbouncer(false),
+  path: '/v1/articles',
+  requests: articleByIdAsMembers,
+  ...seeded
+}
+/** PgBouncer 1.18 in transaction mode cannot keep named statements: errors are what this row shows */
+export const pgbouncerPrepareOn: HttpScenario = {
+  name: 'atrium GET /v1/articles/:id via PgBouncer, prepare on',
+  server: viaPgbouncer(true),
+  path: '/v1/articles',
+  requests: articleByIdAsMembers,
+  ...seeded
+}
+
+const atrium: ServerSpec = { name: 'atrium-behind-nginx', script: 'dist/bench/servers/atrium.js', env: context => atriumEnv(context) }
+
+/** N API processes behind a real nginx (deploy/nginx.conf, both in one upstream), loaded through nginx. */
+async function throughNginx (instances: number, context: BenchContext, run: CommandRun): Promise<Measurement> {
+  const nginxBinary = findNginx()
+  if (nginxBinary === undefined) throw new Error('nginx is not installed')
+  const teardowns: Array<() => unknown> = []
+  const servers: RunningServer[] = []
+  const logs = Array.from({ length: instances }, (_, i) => join(run.scratchDir, `atrium-behind-nginx-${i}.log`))
+  const scenario: HttpScenario = { name: 'through nginx', server: atrium, path: '/v1/articles', requests: articleByIdAsMembers }
+  try {
+    for (const log of logs) servers.push(await startServer(repoRoot, atrium, context, log))
+    // the per-client rate of deploy/nginx.conf would refuse a load from one address
+    const nginx = await startNginx({ teardown: fn => { teardowns.push(fn) } }, nginxBinary,
+      servers.map(server => Number(new URL(server.url).port)), config => config.replace(/rate=20r\/s;/, 'rate=1000000r/s;'))
+    let warmupProblems = 0
+    if (run.warmupS > 0) {
+      const warmup = await drive(scenario, context, nginx.url, CONNECTIONS, run.warmupS)
+      warmupProblems = warmup.errors + warmup.non2xx
+    }
+    const cpu = (): number => servers.reduce((sum, server) => sum + (server.cpuUs() ?? Number.NaN), 0)
+    const cpuBefore = cpu()
+    const result = await drive(scenario, context, nginx.url, CONNECTIONS, run.durationS)
+    const cpuUs = cpu() - cpuBefore
+    return {
+      requestsPerSec: result.requests.average,
+      totalRequests: result.requests.total,
+      latencyP50: result.latency.p50,
+      latencyP97_5: result.latency.p97_5,
+      latencyP99: result.latency.p99,
+      errors: result.errors,
+      timeouts: result.timeouts,
+      non2xx: result.non2xx,
+      badStatuses: badStatuses(result),
+      peakRssKb: Math.max(...servers.map(server => server.peakRssKb() ?? 0)),
+      // the API processes' CPU together, per request (nginx's is not counted)
+      serverCpuUsPerRequest: Number.isNaN(cpuUs) || result.requests.total === 0 ? undefined : cpuUs / result.requests.total,
+      logBytes: 0,
+      warmupProblems
+    }
+  } finally {
+    for (const teardown of teardowns.reverse()) await teardown()
+    await Promise.all(servers.map(async server => await server.stop()))
+    for (const log of logs) rmSync(log, { force: true })
+  }
+}
+
+const nginxUnavailable = (): string | undefined => findNginx() === undefined ? 'nginx is not installed' : undefined
+
+export const nginxOneApi: CommandScenario = {
+  kind: 'command',
+  name: 'atrium GET /v1/articles/:id through nginx, 1 API process',
+  unavailable: nginxUnavailable,
+  measure: async (context, run) => await throughNginx(1, context, run),
+  ...seeded
+}
+export const nginxTwoApis: CommandScenario = {
+  kind: 'command',
+  name: 'atrium GET /v1/articles/:id through nginx, 2 API processes',
+  unavailable: nginxUnavailable,
+  measure: async (context, run) => await throughNginx(2, context, run),
+  ...seeded
+}
+
+/**
+ * In this order: the one-instance side first, as a baseline runs before what is measured against it.
+ * `prepare on` fails by design (wrong answers and errors: a named statement prepared on one server
+ * connection is looked up on another), which marks a whole run not valid: it runs only when
+ * BENCH_ONLY names it (BENCH_ONLY='prepare on,atrium GET /v1/articles/:id').
+ */
+export const fleetScenarios: Scenario[] = [
+  pgbouncerPrepareOff,
+  ...((process.env.BENCH_ONLY ?? '').includes('prepare on') ? [pgbouncerPrepareOn] : []),
+  nginxOneApi,
+  nginxTwoApis
+]
+
+/** The ratios against the direct article read (scenarios.ts passes it: no import cycle). */
+export function fleetRatios (directArticle: Scenario): Ratio[] {
+  return [
+    { name: 'issue 17: article by id via PgBouncer (prepare off) ÷ direct', numerator: pgbouncerPrepareOff, denominator: directArticle, target: 0.5, direction: '>=' },
+    { name: 'issue 17: article by id via PgBouncer (prepare on) ÷ direct', numerator: pgbouncerPrepareOn, denominator: directArticle, target: 0, direction: '>=' },
+    // on 2 shared cores a second process has no core of its own: expect well under 2
+    { name: 'issue 17: article by id through nginx, 2 API processes ÷ 1', numerator: nginxTwoApis, denominator: nginxOneApi, target: 1, direction: '>=' }
+  ]
+}
