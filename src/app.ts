@@ -1,12 +1,12 @@
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import Fastify, { type FastifyBaseLogger, type FastifyContextConfig, type FastifyInstance, type FastifyPluginAsync, type FastifySchema } from 'fastify'
+import Fastify, { type FastifyContextConfig, type FastifyInstance, type FastifyPluginAsync, type FastifySchema } from 'fastify'
 import autoload from '@fastify/autoload'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { DestinationStream } from 'pino'
 import type { Config } from './config.ts'
 import { createLogger } from './platform/logger.ts'
-import { serverOptions } from './http/server-options.ts'
+import { fastifyLogger, serverOptions } from './http/server-options.ts'
 import type { Telemetry } from './platform/telemetry/index.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -40,7 +40,7 @@ export interface BuildOptions {
 /** The Atrium app, plugins and routes registered and ready; not listening. */
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: createLogger(config, options.logDestination) as FastifyBaseLogger,
+    loggerInstance: fastifyLogger(createLogger(config, options.logDestination)),
     ...serverOptions(config)
   }).withTypeProvider<TypeBoxTypeProvider>()
 

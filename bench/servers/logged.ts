@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import tracing from '../../plugins/tracing.ts'
 import { AccessLog } from '../../src/http/access-log.ts'
 import { requestIdOf } from '../../src/http/request-id.ts'
+import { fastifyLogger } from '../../src/http/server-options.ts'
 import { createLogger } from '../../src/platform/logger.ts'
 import { serveForBench } from './serve.ts'
 
@@ -15,17 +16,16 @@ import { serveForBench } from './serve.ts'
  *   AsyncLocalStorage, X-Request-Id and X-Route headers).
  */
 const tracingOn = process.env.BENCH_TRACING === 'on'
-const logger = createLogger({ LOG_LEVEL: 'info' }) as FastifyBaseLogger
+const logger = createLogger({ LOG_LEVEL: 'info' })
 
 const app: FastifyInstance = tracingOn
   ? Fastify({
-    loggerInstance: logger,
-    childLoggerFactory: parent => parent,
+    loggerInstance: fastifyLogger(logger),
     logController: new AccessLog(),
     genReqId: requestIdOf,
     requestIdHeader: false
   })
-  : Fastify({ loggerInstance: logger })
+  : Fastify({ loggerInstance: logger as FastifyBaseLogger })
 
 if (tracingOn) await app.register(tracing)
 app.get('/hello', {

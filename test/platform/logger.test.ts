@@ -1,6 +1,7 @@
 import t from 'tap'
 import { ACCESS_MESSAGE, AccessLine, createLogger } from '../../src/platform/logger.ts'
 import { runWithContext } from '../../src/context.ts'
+import { fastifyLogger } from '../../src/http/server-options.ts'
 
 /** A process logger writing into an array, as buildApp's is given a destination by the tests. */
 function capturingLogger () {
@@ -50,4 +51,15 @@ t.test('other lines and levels are untouched', async tt => {
   tt.equal(written.length, 2, 'debug stays below the level')
   tt.match(JSON.parse(written[0] ?? '{}'), { level: 'warn', msg: 'another message', request_id: 'id', route: 'GET /x' })
   tt.match(JSON.parse(written[1] ?? '{}'), { token: '[redacted]' })
+})
+
+t.test("Fastify's logger is the process logger whose child() is itself", async tt => {
+  const { logger, lines: written } = capturingLogger()
+  const shared = fastifyLogger(logger)
+  tt.equal(shared.child({ reqId: 'r-1' }), shared, 'no child per request')
+  shared.info(new AccessLine('r-1', undefined, 'GET', 'GET /x', 200, 1, undefined, undefined), ACCESS_MESSAGE)
+  shared.warn({ detail: 'x' }, 'a warning')
+  tt.equal(written.length, 2, 'written to the process logger\'s destination')
+  tt.match(JSON.parse(written[0] ?? '{}'), { request_id: 'r-1', msg: 'request' })
+  tt.notOk('reqId' in JSON.parse(written[1] ?? '{}'), 'no bindings of its own')
 })
