@@ -57,7 +57,7 @@ t.test("Fastify's logger is the process logger whose child() is itself", async t
   const { logger, lines: written } = capturingLogger()
   const shared = fastifyLogger(logger)
   tt.equal(shared.child({ reqId: 'r-1' }), shared, 'no child per request')
-  shared.info(new AccessLine('r-1', undefined, 'GET', 'GET /x', 200, 1, undefined, undefined), ACCESS_MESSAGE)
+  shared.info(new AccessLine('r-1', undefined, undefined, 'GET', 'GET /x', 200, 1, undefined, undefined), ACCESS_MESSAGE)
   shared.warn({ detail: 'x' }, 'a warning')
   tt.equal(written.length, 2, 'written to the process logger\'s destination')
   tt.match(JSON.parse(written[0] ?? '{}'), { request_id: 'r-1', msg: 'request' })
