@@ -79,7 +79,7 @@ t.test('an article read: the server span continues the traceparent, its statemen
 
   const spans = ofTrace(trace.traceId)(await receiver.waitFor('server span and statement of the article read', received => {
     const inTrace = ofTrace(trace.traceId)(received)
-    return inTrace.some(span => span.kind === SERVER) && inTrace.some(span => span.name === 'article_get')
+    return inTrace.some(span => span.kind === SERVER) && inTrace.some(span => span.name === 'article by id')
   }))
   const serverSpan = spans.find(span => span.kind === SERVER)
   tt.match(serverSpan, {
@@ -94,7 +94,7 @@ t.test('an article read: the server span continues the traceparent, its statemen
   const statements = spans.filter(isStatement)
   tt.ok(statements.length >= 1, 'the request\'s statements have spans')
   tt.ok(statements.every(span => span.parentSpanId === serverSpanId), 'each a child of the server span')
-  tt.match(statements.find(span => span.name === 'article_get'), {
+  tt.match(statements.find(span => span.name === 'article by id'), {
     attributes: { 'db.system': 'postgresql', 'db.response.returned_rows': 1 }
   }, 'the article read, by its statement name, with its row count')
   const recorded = JSON.stringify(statements)
