@@ -243,7 +243,7 @@ export function loadConfig (env: Environment = process.env, dotenvPath = '.env')
   try {
     settings = envSchema<Settings>({
       schema: structuredClone(ConfigSchema),
-      data: [developmentDefaults({ ...fromFile, ...env }), fromFile, env],
+      data: [developmentDefaults({ ...fromFile, ...env }), withoutEmptyOtel(fromFile), withoutEmptyOtel(env)],
       env: false
     })
   } catch (error) {
@@ -266,6 +266,18 @@ export function loadConfig (env: Environment = process.env, dotenvPath = '.env')
     jwtSecrets: nonEmptyList('JWT_SECRETS', settings.JWT_SECRETS),
     webhookSecrets: nonEmptyList('PAYMENTS_WEBHOOK_SECRETS', settings.PAYMENTS_WEBHOOK_SECRETS)
   }
+}
+
+/**
+ * An OTEL_* variable set to the empty string counts as unset, as the OpenTelemetry specification
+ * has it (a template that leaves OTEL_EXPORTER_OTLP_ENDPOINT empty means tracing off, not an error).
+ */
+function withoutEmptyOtel (env: Environment): Environment {
+  const empty = Object.keys(env).filter(name => name.startsWith('OTEL_') && env[name] === '')
+  if (empty.length === 0) return env
+  const copy = { ...env }
+  for (const name of empty) delete copy[name]
+  return copy
 }
 
 function parseTrustProxy (value: string): boolean | string[] {

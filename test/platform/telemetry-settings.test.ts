@@ -18,6 +18,10 @@ t.test('the OTEL_* settings are validated with the others', async tt => {
   tt.equal(config.OTEL_EXPORTER_OTLP_PROTOCOL, 'http/protobuf', 'protobuf by default')
   tt.equal(config.OTEL_TRACES_SAMPLER, 'parentbased_always_on', 'the specification\'s default sampler')
   tt.equal(loadConfig({ ...base, OTEL_TRACES_SAMPLER_ARG: '0.25' }, '/nonexistent/.env').OTEL_TRACES_SAMPLER_ARG, 0.25)
+  const empty = loadConfig({ ...base, OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_TRACES_SAMPLER: '', OTEL_SERVICE_NAME: '' }, '/nonexistent/.env')
+  tt.equal(tracesEndpoint(empty), undefined, 'an empty endpoint is unset: tracing off, not an error')
+  tt.equal(empty.OTEL_TRACES_SAMPLER, 'parentbased_always_on', 'an empty sampler is the default')
+  tt.equal(empty.OTEL_SERVICE_NAME, undefined)
   const error = tt.throws(() => loadConfig({
     ...base,
     OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317',

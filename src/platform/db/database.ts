@@ -99,12 +99,13 @@ export async function forEachTenant<T> (tx: TransactionSql, items: readonly T[],
 export class Database {
   constructor (readonly sql: Sql, private readonly options: DatabaseOptions) {
     const observer = options.observer
-    // observed: this instance's two calls go through the observer; unobserved, not even a check
+    // observed: this instance's two calls go through the observer (no await of its own: the caller
+    // awaits what the observer returns); unobserved, not even a check
     if (observer !== undefined) {
       const read = this.read.bind(this)
       const transaction = this.transaction.bind(this)
-      this.read = async (name, tenantId, build) => await observer.read(name, () => read(name, tenantId, build))
-      this.transaction = async (tenantId, fn) => await observer.transaction(() => transaction(tenantId, fn))
+      this.read = (name, tenantId, build) => observer.read(name, () => read(name, tenantId, build))
+      this.transaction = (tenantId, fn) => observer.transaction(() => transaction(tenantId, fn))
     }
   }
 

@@ -27,7 +27,7 @@ export async function startTelemetry (config: TelemetrySettings, log: Logger): P
   const url = tracesEndpoint(config)
   if (url === undefined) return undefined
   const { createTelemetry } = await import('./sdk.ts')
-  const telemetry = await createTelemetry(config, url)
+  const telemetry = await createTelemetry(config, url, log)
   log.info({ url, protocol: config.OTEL_EXPORTER_OTLP_PROTOCOL, sampler: config.OTEL_TRACES_SAMPLER }, 'tracing: exporting spans over OTLP')
   return telemetry
 }

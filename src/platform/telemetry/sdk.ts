@@ -1,4 +1,4 @@
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api'
+import { context, diag, DiagLogLevel, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { resourceFromAttributes } from '@opentelemetry/resources'
@@ -6,11 +6,17 @@ import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentele
 import { FastifyOtelInstrumentation } from '@fastify/otel'
 import type { FastifyRequest } from 'fastify'
 import { databaseSpans } from './database-spans.ts'
+import { diagnosticsLog } from './diagnostics.ts'
 import type { TelemetrySettings } from './index.ts'
 import { parseResourceAttributes } from './resource-attributes.ts'
 import { samplerOf } from './sampler.ts'
 import { spanIdsOf } from './span-ids.ts'
 import type { JobRun, Telemetry } from './telemetry.ts'
+import type { ServiceLog } from '../logger.ts'
+import { withinOr } from '../within.ts'
+
+/** How long a shutdown waits for the last export. */
+const SHUTDOWN_EXPORT_MS = 2_000
 
 /** Probes and scrapes: every few seconds from every load balancer and Prometheus, worth no trace. */
 const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics'])
@@ -62,7 +68,8 @@ function jobSpans (tracer: Tracer): Telemetry['job'] {
  * AsyncLocalStorage context manager registered globally, and @fastify/otel for server spans.
  * Imported only by startTelemetry, when an endpoint is set.
  */
-export async function createTelemetry (config: TelemetrySettings, url: string): Promise<Telemetry> {
+export async function createTelemetry (config: TelemetrySettings, url: string, log: Pick<ServiceLog, 'warn'>): Promise<Telemetry> {
+  diag.setLogger(diagnosticsLog(log), { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true })
   const attributes = parseResourceAttributes(config.OTEL_RESOURCE_ATTRIBUTES)
   const provider = new TracerProvider({
     resource: resourceFromAttributes({
@@ -95,6 +102,13 @@ export async function createTelemetry (config: TelemetrySettings, url: string): 
     },
     database: databaseSpans(tracer),
     job: jobSpans(tracer),
-    shutdown: async () => { await provider.shutdown() }
+    // the last export may fail or hang (the collector is gone too): said, never thrown into the
+    // shutdown, and bounded so that it never holds the exit past the grace period
+    shutdown: async () => {
+      const outcome = await withinOr(SHUTDOWN_EXPORT_MS, 'late', provider.shutdown().then(() => 'sent', (error: unknown) => error))
+      if (outcome === 'sent') return
+      const reason = outcome === 'late' ? `no answer within ${SHUTDOWN_EXPORT_MS} ms` : outcome instanceof Error ? outcome.message : String(outcome)
+      log.warn({ component: 'opentelemetry', err: reason }, 'tracing: the last spans were not exported')
+    }
   }
 }
