@@ -14,7 +14,8 @@ const SHUTDOWN_GRACE_MS = 10_000
 /** the app's default per-route budget (REQUEST_TIMEOUT_MS): no answer may take much longer */
 const BUDGET_MS = 5_000
 const RATE = 200
-const CONNECTIONS = 8
+/** closed-loop readers, together at most RATE a second */
+const READERS = 8
 /** closed-loop writers, each with one POST in flight */
 const WRITERS = 3
 
@@ -31,7 +32,7 @@ function load (titlePrefix: string): ReturnType<typeof startArticleLoad> {
     baseUrl: fleet.nginx.url,
     token: tenant.owner.token,
     articleId: article.id,
-    readConnections: CONNECTIONS,
+    readers: READERS,
     readRate: RATE,
     writers: WRITERS,
     timeoutMs: 15_000,
@@ -87,8 +88,7 @@ t.test('rolling restart under load: each API in turn gets SIGTERM and starts aga
   const statuses = byStatus(run.answers)
   const failed = run.answers.filter(a => a.status < 200 || (a.status >= 300 && a.status !== 429))
   tt.same(failed.map(a => a.status), [], 'no non-2xx answer (429 aside)')
-  tt.equal(result.errors, 0, 'no socket errors')
-  tt.equal(result.timeouts, 0, 'no timeouts')
+  tt.equal(result.errors, 0, 'no socket errors or client timeouts')
   const committedDespiteError = await checkWrites(tt, result)
   const entries = await fleet.nginx.accessLog()
   const upstreamRetries = entries.filter(e => String(e.upstream_status).includes(',')).length
@@ -97,7 +97,7 @@ t.test('rolling restart under load: each API in turn gets SIGTERM and starts aga
   }
   for (const line of (await fleet.nginx.errorLog()).split('\n').filter(line => / \[error\] /.test(line))) tt.comment(`nginx: ${line}`)
   tt.comment(`fleet: rolling restart: ${run.answers.length} requests through nginx (reads at ${RATE}/s, ${WRITERS} writers) (${JSON.stringify(statuses)}), ` +
-    `non-2xx ${failed.length}, socket errors ${result.errors}, timeouts ${result.timeouts}, writes checked ${result.acknowledged.size} ` +
+    `non-2xx ${failed.length}, socket errors or timeouts ${result.errors}, writes checked ${result.acknowledged.size} ` +
     `(committed despite an error ${committedDespiteError}), nginx retries on the next upstream ${upstreamRetries}; ${figures.join('; ')}`)
 })
 
@@ -121,8 +121,7 @@ t.test('PgBouncer restarted under load: 503 with Retry-After during the gap, not
   const statuses = byStatus(run.answers)
   const unexpected = run.answers.filter(a => a.status >= 300 && a.status !== 503 && a.status !== 429)
   tt.same(unexpected.map(a => a.status), [], 'every answer 2xx or 503')
-  tt.equal(result.errors, 0, 'no socket errors')
-  tt.equal(result.timeouts, 0, 'no timeouts')
+  tt.equal(result.errors, 0, 'no socket errors or client timeouts')
   const slowest = Math.max(...run.answers.map(a => a.latencyMs))
   tt.ok(slowest < BUDGET_MS + 1_000, `no answer took longer than the budget (slowest ${slowest} ms)`)
   const lateFailures = run.answers.filter(a => a.at > recovered.at + 1_000 && a.status >= 300)
@@ -132,5 +131,5 @@ t.test('PgBouncer restarted under load: 503 with Retry-After during the gap, not
   const committedDespiteError = await checkWrites(tt, result)
   tt.comment(`fleet: pgbouncer restart: ${run.answers.length} requests through nginx (reads at ${RATE}/s, ${WRITERS} writers) (${JSON.stringify(statuses)}), ` +
     `gap ${startedAt - stoppedAt} ms, first 2xx ${recovered.at - startedAt} ms after it was back, slowest answer ${slowest} ms, ` +
-    `socket errors ${result.errors}, timeouts ${result.timeouts}, writes checked ${result.acknowledged.size} (committed despite a 503 ${committedDespiteError})`)
+    `socket errors or timeouts ${result.errors}, writes checked ${result.acknowledged.size} (committed despite a 503 ${committedDespiteError})`)
 })

@@ -1,13 +1,12 @@
-import autocannon from 'autocannon'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { bearer } from '../../test/helpers/users.ts'
 import { call } from '../../test/helpers/http-client.ts'
 
 export interface Answered { at: number, status: number, latencyMs: number, kind: 'read' | 'write' }
 
 export interface LoadResult {
-  /** autocannon's socket errors and timeouts (reads), plus writes that got no answer */
+  /** requests that got no answer: a socket error, or none within the timeout */
   errors: number
-  timeouts: number
   /** title → id of every POST answered 201 */
   acknowledged: Map<string, string>
   /** titles of the POSTs answered with anything else, or not at all */
@@ -27,8 +26,8 @@ export interface ArticleLoadOptions {
   token: string
   /** an article to read by id */
   articleId: string
-  /** autocannon's connections for the reads, and their overall rate a second */
-  readConnections: number
+  /** readers, each with one GET in flight, together at most readRate a second */
+  readers: number
   readRate: number
   /** writers, each sending its next POST once the last is answered */
   writers: number
@@ -40,30 +39,32 @@ export interface ArticleLoadOptions {
 }
 
 /**
- * Load through `baseUrl` as clients see it: autocannon reads (an article by id, a page of the
- * list) at a fixed rate, and closed-loop writers creating articles, each with a title of its own
+ * Load through `baseUrl` as clients see it: closed-loop readers (an article by id, a page of the
+ * list) at a bounded rate and closed-loop writers creating articles, each with a title of its own
  * and its outcome recorded, so the database can be checked against what the clients were told.
+ * Every request goes on a fresh connection (the fault tests' `call`): the test reloads nginx, which
+ * closes its idle client connections, and a client sending on one as it closes gets a socket error
+ * (autocannon, which keeps its connections, saw 2 of ~5,700 so): that race is between a client and
+ * nginx, not the app, and nginx-to-app keep-alive, which is what draining is about, is unchanged.
  */
 export function startArticleLoad (options: ArticleLoadOptions): ArticleLoad {
   const answers: Answered[] = []
-  let instance: autocannon.Instance | undefined
-  const reads = new Promise<autocannon.Result>((resolve, reject) => {
-    instance = autocannon({
-      url: options.baseUrl,
-      connections: options.readConnections,
-      overallRate: options.readRate,
-      duration: Math.ceil(options.maxDurationMs / 1_000),
-      timeout: Math.ceil(options.timeoutMs / 1_000),
-      headers: bearer(options.token),
-      requests: [
-        { method: 'GET', path: `/v1/articles/${options.articleId}` },
-        { method: 'GET', path: '/v1/articles?limit=5' }
-      ]
-    }, (error, result) => error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result))
-    instance.on('response', (_client, status, _bytes, latencyMs) => {
-      answers.push({ at: Date.now(), status, latencyMs, kind: 'read' })
-    })
-  })
+  const state = { stopped: false, unanswered: 0 }
+  const until = Date.now() + options.maxDurationMs
+  const paths = [`/v1/articles/${options.articleId}`, '/v1/articles?limit=5']
+  const pause = Math.max(0, Math.round(1_000 * options.readers / options.readRate))
+  let reads = 0
+  async function reader (): Promise<void> {
+    while (!state.stopped && Date.now() < until) {
+      const started = performance.now()
+      const answer = await call(options.baseUrl, { method: 'GET', path: paths[reads++ % paths.length]!, headers: bearer(options.token), timeoutMs: options.timeoutMs })
+      const status = 'status' in answer ? answer.status : 0
+      answers.push({ at: Date.now(), status, latencyMs: performance.now() - started, kind: 'read' })
+      if (status === 0) state.unanswered++
+      await sleep(Math.max(0, pause - (performance.now() - started)))
+    }
+  }
+  const readers = Promise.all(Array.from({ length: options.readers }, async () => await reader()))
 
   // Writers send each POST on a fresh connection (as the fault tests' `call` does): a reload of
   // nginx closes its idle client connections, and a client that reuses one as it closes loses its
@@ -71,8 +72,6 @@ export function startArticleLoad (options: ArticleLoadOptions): ArticleLoad {
   const sent = new Set<string>()
   const acknowledged = new Map<string, string>()
   const errored = new Set<string>()
-  const state = { stopped: false, unanswered: 0 }
-  const until = Date.now() + options.maxDurationMs
   let n = 0
   async function writer (): Promise<void> {
     while (!state.stopped && Date.now() < until) {
@@ -95,9 +94,8 @@ export function startArticleLoad (options: ArticleLoadOptions): ArticleLoad {
     answers,
     stop: async () => {
       state.stopped = true
-      instance?.stop()
-      const [result] = await Promise.all([reads, writers])
-      return { errors: result.errors + state.unanswered, timeouts: result.timeouts, acknowledged, errored, sent }
+      await Promise.all([readers, writers])
+      return { errors: state.unanswered, acknowledged, errored, sent }
     }
   }
 }
