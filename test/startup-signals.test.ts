@@ -7,7 +7,9 @@ import { waitFor } from './helpers/wait.ts'
 
 // The runner's advisory lock (src/platform/db/migrate.ts): holding it keeps a start-up in migrate.
 const MIGRATION_LOCK_KEY = 4_711_2024
-const EXIT_WAIT_MS = 10_000
+// bounds, not expectations: a child's start (tsx, connecting) and exit take seconds on a loaded machine
+const START_WAIT_MS = 60_000
+const EXIT_WAIT_MS = 30_000
 
 const db = await createTestDatabase()
 t.teardown(() => db.drop())
@@ -44,7 +46,7 @@ async function whileMigrationLocked (during: () => Promise<void>): Promise<void>
   }
 }
 
-const waitUntilMigrateWaits = async () => await waitFor('migrate waiting for its lock', async () => (await migrateSessions()).some(s => s.waiting))
+const waitUntilMigrateWaits = async () => await waitFor('migrate waiting for its lock', async () => (await migrateSessions()).some(s => s.waiting), START_WAIT_MS)
 
 t.test('a SIGTERM while the server is still migrating stops it: exit 0, its migration transaction gone', async tt => {
   await whileMigrationLocked(async () => {
@@ -55,7 +57,7 @@ t.test('a SIGTERM while the server is still migrating stops it: exit 0, its migr
     tt.same(exit && { code: exit.code, signal: exit.signal }, { code: 0, signal: null }, `exits 0 on its own; stderr: ${server.stderr()}`)
     tt.ok(server.lines.some(line => line.msg === 'shutting down: readiness off' && line.signal === 'SIGTERM'), 'logs the shutdown')
     tt.notOk(server.lines.some(line => typeof line.msg === 'string' && line.msg.includes('listening on')), 'never started serving')
-    await waitFor('the migration session to end', async () => (await migrateSessions()).length === 0)
+    await waitFor('the migration session to end', async () => (await migrateSessions()).length === 0, EXIT_WAIT_MS)
   })
 })
 
@@ -67,6 +69,6 @@ t.test('migrate-cli on SIGTERM: rolls back, says so, exits 128 + 15', async tt =
     const exit = await cli.exitWithin(EXIT_WAIT_MS)
     tt.same(exit && { code: exit.code, signal: exit.signal }, { code: 143, signal: null }, 'exits by itself with 143')
     tt.match(cli.stderr(), /^migrate: SIGTERM: interrupted: nothing of this run was applied \(its transaction rolled back\)\n$/)
-    await waitFor('the migration session to end', async () => (await migrateSessions()).length === 0)
+    await waitFor('the migration session to end', async () => (await migrateSessions()).length === 0, EXIT_WAIT_MS)
   })
 })
