@@ -2,6 +2,7 @@ import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import * as nodeModule from 'node:module'
 import { spawnEntry, type ChildProcessHandle, type LogLine } from './helpers/child.ts'
+import { testEnv } from './helpers/app.ts'
 import { createTestDatabase } from './helpers/database.ts'
 import { startOtlpReceiver } from './helpers/otlp-receiver.ts'
 
@@ -19,18 +20,11 @@ if (!('registerHooks' in nodeModule)) {
   const isLoadedModule = (line: LogLine): boolean => typeof line.loaded_module === 'string'
 
   async function startWatched (env: Record<string, string>): Promise<{ server: ChildProcessHandle, base: string }> {
-    const server = spawnEntry(t, 'test/fixtures/watch-modules.ts', {
-      NODE_ENV: 'test',
+    const server = spawnEntry(t, 'test/fixtures/watch-modules.ts', testEnv(db, {
       ROLE: 'all',
       PORT: '0',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: db.runtimeUrl,
-      DATABASE_OWNER_URL: db.ownerUrl,
-      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
-      REDIS_PREFIX: `atrium-test:${randomBytes(4).toString('hex')}:`,
-      MAX_EVENT_LOOP_DELAY_MS: '0',
       ...env
-    }, 60_000)
+    }), 60_000)
     const listening = await server.waitForLine('listening', line => typeof line.msg === 'string' && line.msg.startsWith('Atrium API listening on '))
     await server.waitForLine('worker started', line => line.msg === 'worker started')
     return { server, base: String(listening.msg).slice('Atrium API listening on '.length) }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { createSql } from '../src/platform/db/client.ts'
 import { DEMO_PASSWORD, demoEmail } from '../src/seed.ts'
 import { spawnEntry, type LogLine } from './helpers/child.ts'
+import { testEnv } from './helpers/app.ts'
 import { createTestDatabase } from './helpers/database.ts'
 import { startOtlpReceiver, type DecodedSpan } from './helpers/otlp-receiver.ts'
 
@@ -19,20 +20,13 @@ const owner = createSql(db.ownerUrl, { max: 1 })
 t.teardown(() => owner.end())
 const receiver = await startOtlpReceiver(t)
 
-const server = spawnEntry(t, 'src/server.ts', {
-  NODE_ENV: 'test',
+const server = spawnEntry(t, 'src/server.ts', testEnv(db, {
   ROLE: 'all',
   PORT: '0',
-  LOG_LEVEL: 'info',
-  DATABASE_URL: db.runtimeUrl,
-  DATABASE_OWNER_URL: db.ownerUrl,
-  REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
-  REDIS_PREFIX: `atrium-test:${randomBytes(4).toString('hex')}:`,
-  MAX_EVENT_LOOP_DELAY_MS: '0',
   OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
   OTEL_SERVICE_NAME: 'atrium-under-test',
   OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test,team=core%20api'
-}, 60_000)
+}), 60_000)
 const listening = await server.waitForLine('listening', line => typeof line.msg === 'string' && line.msg.startsWith('Atrium API listening on '))
 const base = String(listening.msg).slice('Atrium API listening on '.length)
 

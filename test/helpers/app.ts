@@ -25,11 +25,12 @@ export interface TestApp {
 }
 
 /**
- * The settings of an app on this database (a test database, or a test's own cluster), over the
- * test defaults; `env` wins (e.g. `REDIS_URL` of a private redis-server).
+ * The environment of an app on this database (a test database, or a test's own cluster), as the
+ * strings a process reads: the test defaults, then `env` over them (e.g. `REDIS_URL` of a private
+ * redis-server). For an app in this process (`testConfig`) and for a child process (`spawnEntry`).
  */
-export function testConfig (db: Pick<TestDatabase, 'runtimeUrl' | 'ownerUrl'>, env: Record<string, string> = {}): Config {
-  return loadConfig({
+export function testEnv (db: Pick<TestDatabase, 'runtimeUrl' | 'ownerUrl'>, env: Record<string, string> = {}): Record<string, string> {
+  return {
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     DATABASE_URL: db.runtimeUrl,
@@ -39,7 +40,12 @@ export function testConfig (db: Pick<TestDatabase, 'runtimeUrl' | 'ownerUrl'>, e
     // load shedding off unless a test is about it: a busy test machine must not turn answers into 503
     MAX_EVENT_LOOP_DELAY_MS: '0',
     ...env
-  }, '/nonexistent/.env')
+  }
+}
+
+/** The settings of an app on this database, over the test defaults (`testEnv`). */
+export function testConfig (db: Pick<TestDatabase, 'runtimeUrl' | 'ownerUrl'>, env: Record<string, string> = {}): Config {
+  return loadConfig(testEnv(db, env), '/nonexistent/.env')
 }
 
 /** Collects pino's JSON lines in memory. */
