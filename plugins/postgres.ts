@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify'
 import { Gauge } from 'prom-client'
 import { createSql } from '../src/platform/db/client.ts'
 import { Database } from '../src/platform/db/database.ts'
-import { bothObservers, PoolUsage } from '../src/platform/db/pool-usage.ts'
 import { sqlState } from '../src/platform/db/errors.ts'
 import { AppError } from '../src/platform/errors.ts'
 
@@ -32,20 +31,20 @@ export function isDatabaseUnavailable (error: unknown): boolean {
 }
 
 /** The pool's use at scrape time, beside atrium_db_pool_max_connections (plugins/metrics.ts). */
-function poolGauges (app: FastifyInstance, pool: PoolUsage): void {
+function poolGauges (app: FastifyInstance, db: Database, max: number): void {
   // eslint-disable-next-line no-new -- the registry keeps it; collect() reads the count on every scrape
   new Gauge({
     name: 'atrium_db_pool_in_use_connections',
     help: 'connections of this process\'s pool held by a read or transaction in flight',
     registers: [app.metrics],
-    collect () { this.set(pool.inUse) }
+    collect () { this.set(Math.min(db.callsInFlight, max)) }
   })
   // eslint-disable-next-line no-new -- as above
   new Gauge({
     name: 'atrium_db_pool_waiting_calls',
     help: 'reads and transactions in flight beyond the pool size: waiting for a connection',
     registers: [app.metrics],
-    collect () { this.set(pool.waiting) }
+    collect () { this.set(Math.max(0, db.callsInFlight - max)) }
   })
 }
 
@@ -56,16 +55,15 @@ function poolGauges (app: FastifyInstance, pool: PoolUsage): void {
 async function postgresPlugin (app: FastifyInstance): Promise<void> {
   const sql = createSql(app.config.DATABASE_URL, { max: app.config.DATABASE_POOL_MAX, prepare: app.config.DATABASE_PREPARE })
   app.decorate('sql', sql)
-  const pool = new PoolUsage(app.config.DATABASE_POOL_MAX)
-  app.decorate('db', new Database(sql, {
+  const db = new Database(sql, {
     log: app.log,
     slowQueryMs: app.config.SLOW_QUERY_MS,
     lockTimeoutMs: app.config.LOCK_TIMEOUT_MS,
     defaultBudgetMs: app.config.DATABASE_STATEMENT_TIMEOUT_MS,
-    // tracing on: the pool counts the call, the span inside it times the call alone
-    observer: app.telemetry === undefined ? pool : bothObservers(pool, app.telemetry.database)
-  }))
-  poolGauges(app, pool)
+    ...(app.telemetry === undefined ? {} : { observer: app.telemetry.database })
+  })
+  app.decorate('db', db)
+  poolGauges(app, db, app.config.DATABASE_POOL_MAX)
   app.addErrorTranslator(error => isDatabaseUnavailable(error)
     ? new AppError('unavailable', { detail: 'the database is unavailable; retry later', retryAfter: 1 })
     : undefined)

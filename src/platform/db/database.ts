@@ -97,6 +97,9 @@ export async function forEachTenant<T> (tx: TransactionSql, items: readonly T[],
  *   cancels it (a setting made inside a statement comes too late to arm its own statement_timeout).
  */
 export class Database {
+  private inFlight = 0
+  private readonly settled = (): void => { this.inFlight-- }
+
   constructor (readonly sql: Sql, private readonly options: DatabaseOptions) {
     const observer = options.observer
     // observed: this instance's two calls go through the observer (no await of its own: the caller
@@ -108,6 +111,13 @@ export class Database {
       this.transaction = (tenantId, fn) => observer.transaction(() => transaction(tenantId, fn))
     }
   }
+
+  /**
+   * Reads and transactions begun and not yet settled: each holds a pooled connection, or waits for
+   * one (postgres.js keeps its pool state private; /metrics shows the pool from this). A read counts
+   * until its query settles, even past its deadline, because the connection is busy until then.
+   */
+  get callsInFlight (): number { return this.inFlight }
 
   /** Milliseconds this work may still take; a spent budget is a timeout before any query runs. */
   private budget (): number {
@@ -140,6 +150,8 @@ export class Database {
         set_config('lock_timeout', ${String(lockTimeout)}, true)`
       return fn(tx)
     }) as Promise<T>
+    this.inFlight++
+    work.then(this.settled, this.settled)
     try {
       const result = await Promise.race([work, poolWait])
       const callbacks = transaction === undefined ? undefined : afterCommitCallbacks.get(transaction)
@@ -162,16 +174,19 @@ export class Database {
     // runs: the answer does not wait for that. A read has no effect to lose. One promise settled by
     // whichever comes first, not Promise.race: this is every request's path, and the race cost
     // three more promises and their closures per read.
+    this.inFlight++
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         query.cancel()
         reject(timeoutError())
       }, budget)
       query.then(rows => {
+        this.inFlight--
         clearTimeout(timer)
         this.logIfSlow(name, started)
         resolve(rows)
       }, (error: unknown) => {
+        this.inFlight--
         clearTimeout(timer)
         this.logIfSlow(name, started)
         reject(error)
