@@ -10,6 +10,7 @@ import { badStatuses, drive, stopLoad, unexpectedNon2xx } from './load.ts'
 import { startOtlpSink, type OtlpSink } from './otlp-sink.ts'
 import { resultsMarkdown, ratioTable, runLine, summaryTable, type Environment } from './report.ts'
 import { ratios, scenarios } from './scenarios.ts'
+import { withComparison } from './compare.ts'
 import { runningServers, serverNode, startServer } from './server-process.ts'
 import { BenchError, loadSettings, type BenchSettings } from './settings.ts'
 import { problemsOf, ratioOutcome, summarize } from './stats.ts'
@@ -156,7 +157,9 @@ async function measureServer (scenario: HttpScenario, context: BenchContext, set
 async function main (): Promise<number> {
   const settings = loadSettings()
   const notes: string[] = []
-  const selected = selectScenarios(settings, notes)
+  const chosen = selectScenarios(settings, notes)
+  const comparison = settings.compare === undefined ? undefined : withComparison(chosen, settings.compare)
+  const selected = comparison?.scenarios ?? chosen
   const runs = selected.length * settings.pairs
   const estimateS = runs * (settings.warmupS + settings.durationS + OVERHEAD_PER_RUN_S)
   // a hang anywhere ends the bench instead of holding the machine
@@ -206,7 +209,7 @@ async function main (): Promise<number> {
       notes,
       results,
       summaries: selected.map(s => summarize(s, results)),
-      ratios: ratios.map(r => ratioOutcome(r, results)),
+      ratios: [...ratios, ...comparison?.ratios ?? []].map(r => ratioOutcome(r, results)),
       totalSeconds: elapsedSeconds()
     }
     const resultsPath = join(repoRoot, 'bench', 'RESULTS.md')

@@ -77,8 +77,9 @@ export async function startServer (repoRoot: string, spec: ServerSpec, context: 
   const logFd = openSync(logPath, 'w')
   let child: ChildProcess
   try {
-    child = spawn(serverNode(), [join(repoRoot, spec.script)], {
-      cwd: repoRoot,
+    const root = spec.root ?? repoRoot
+    child = spawn(serverNode(), [join(root, spec.script)], {
+      cwd: root,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...spec.env?.(context) },
       stdio: ['ignore', logFd, 'pipe', 'ipc']
     })

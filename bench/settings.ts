@@ -1,3 +1,5 @@
+import { resolve } from 'node:path'
+
 export interface BenchSettings {
   /** measured seconds per run */
   durationS: number
@@ -8,6 +10,8 @@ export interface BenchSettings {
   connections: number
   /** substrings of scenario names to run; empty: all */
   only: string[]
+  /** another checkout, built: every selected Atrium scenario runs on it too (bench/compare.ts) */
+  compare: string | undefined
 }
 
 /** A failure its message explains fully (no stack trace needed). */
@@ -24,7 +28,8 @@ function positiveInteger (env: Record<string, string | undefined>, name: string,
 }
 
 /**
- * BENCH_DURATION (s, 10), BENCH_WARMUP (s, 1), BENCH_PAIRS (3), BENCH_ONLY (comma-separated name parts).
+ * BENCH_DURATION (s, 10), BENCH_WARMUP (s, 1), BENCH_PAIRS (3), BENCH_ONLY (comma-separated name parts),
+ * BENCH_COMPARE (a directory: another checkout of Atrium, built).
  * One second of warm-up (thousands of requests: JIT and caches are warm) keeps the full suite, build
  * included, under the 10 minutes issue 9 allows.
  */
@@ -34,6 +39,7 @@ export function loadSettings (env: Record<string, string | undefined> = process.
     warmupS: positiveInteger(env, 'BENCH_WARMUP', 1, true),
     pairs: positiveInteger(env, 'BENCH_PAIRS', 3),
     connections: 50,
-    only: (env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
+    only: (env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(s => s !== ''),
+    compare: env.BENCH_COMPARE === undefined || env.BENCH_COMPARE === '' ? undefined : resolve(env.BENCH_COMPARE)
   }
 }

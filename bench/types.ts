@@ -17,8 +17,10 @@ export interface BenchContext {
 /** A server process the bench starts: a compiled script that calls serveForBench (bench/servers/serve.ts). */
 export interface ServerSpec {
   name: string
-  /** compiled entry point, relative to the repository root */
+  /** compiled entry point, relative to `root` */
   script: string
+  /** the checkout the script is built in (absolute); absent: this repository (BENCH_COMPARE sets another) */
+  root?: string
   /** environment of the process (besides PATH and HOME) */
   env?: (context: BenchContext) => Record<string, string>
 }

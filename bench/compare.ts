@@ -1,0 +1,45 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { BenchError } from './settings.ts'
+import type { HttpScenario, Ratio, Scenario } from './types.ts'
+
+/** the Atrium server every atrium scenario runs (scenarios.ts `atrium`, `atriumTraced`) */
+const ATRIUM_SCRIPT = 'dist/bench/servers/atrium.js'
+
+/** What a change costs, measured against the build before it in the same interleaved rounds. */
+export interface Comparison {
+  scenarios: Scenario[]
+  ratios: Ratio[]
+}
+
+const comparable = (scenario: Scenario): scenario is HttpScenario =>
+  scenario.kind !== 'command' && scenario.server.script === ATRIUM_SCRIPT && scenario.server.root === undefined
+
+/**
+ * BENCH_COMPARE=<checkout>: each selected Atrium scenario runs twice in every round, on this build
+ * and then on the other checkout's (same requests, same database, same environment), and a ratio
+ * "this build ÷ compare build" is reported for each, with a target of 0.98: a change that costs
+ * more than 2 % shows as FAIL. The other build must run against this checkout's migrations (a
+ * commit with the same schema, or this one with a change taken out).
+ */
+export function withComparison (selected: Scenario[], root: string): Comparison {
+  if (!existsSync(join(root, ATRIUM_SCRIPT))) {
+    throw new BenchError(`BENCH_COMPARE: ${join(root, ATRIUM_SCRIPT)} is missing; build that checkout first ` +
+      '(npm ci && npm run build && npx tsc -p bench/tsconfig.json)')
+  }
+  const scenarios: Scenario[] = []
+  const ratios: Ratio[] = []
+  for (const scenario of selected) {
+    scenarios.push(scenario)
+    if (!comparable(scenario)) continue
+    const twin: HttpScenario = {
+      ...scenario,
+      name: `${scenario.name} [compare build]`,
+      server: { ...scenario.server, name: `${scenario.server.name}-compare`, root }
+    }
+    scenarios.push(twin)
+    ratios.push({ name: `${scenario.name}: this build ÷ ${root}`, numerator: scenario, denominator: twin, target: 0.98, direction: '>=' })
+  }
+  if (ratios.length === 0) throw new BenchError('BENCH_COMPARE: no selected scenario runs the Atrium server')
+  return { scenarios, ratios }
+}
