@@ -52,7 +52,7 @@ function selectScenarios (settings: BenchSettings, notes: string[]): Scenario[] 
   if (duplicate !== undefined) throw new BenchError(`two scenarios are named '${duplicate}'`)
   const matching = settings.only.length === 0
     ? scenarios
-    : scenarios.filter(s => settings.only.some(part => s.name.includes(part)))
+    : scenarios.filter(s => settings.only.some(part => part.startsWith('=') ? s.name === part.slice(1) : s.name.includes(part)))
   if (matching.length === 0) throw new BenchError(`BENCH_ONLY matches no scenario (scenarios: ${names.join('; ')})`)
   const selected = matching.filter(scenario => {
     const unavailable = scenario.kind === 'command' ? scenario.unavailable?.() : undefined
@@ -191,7 +191,7 @@ async function main (): Promise<number> {
     const measuredEnvironment = environment(database.serverVersion)
     const results: RunResult[] = []
     for (let round = 1; round <= settings.pairs; round++) {
-      for (const scenario of selected) {
+      for (const scenario of comparison?.orderOf(round) ?? selected) {
         if (stopping) await new Promise<never>(() => {}) // abort() is stopping the servers and will exit
         say(`[${results.length + 1}/${runs}] round ${round}/${settings.pairs}: ${scenario.name}`)
         const result = await runOnce(scenario, round, context, settings)

@@ -8,7 +8,7 @@ export interface BenchSettings {
   /** rounds; each runs every scenario once, so each ratio gets this many pairs */
   pairs: number
   connections: number
-  /** substrings of scenario names to run; empty: all */
+  /** substrings of scenario names to run (`=name`: that name exactly); empty: all */
   only: string[]
   /** another checkout, built: every selected Atrium scenario runs on it too (bench/compare.ts) */
   compare: string | undefined
