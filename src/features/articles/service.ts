@@ -1,10 +1,10 @@
 import type { Static } from '@sinclair/typebox'
-import type { Database, TransactionSql } from '../../platform/db/database.ts'
+import { tenantStatement, type Database, type TransactionSql } from '../../platform/db/database.ts'
 import { conflict, notFound, validationFailed } from '../../platform/errors.ts'
 import { decodeCursor, page } from '../../platform/pagination.ts'
 import type { ListQuery } from '../../schemas/common.ts'
 import type { Article, ArticleListQuery, ArticlePatchBody, NewArticleBody } from './schemas.ts'
-import { selectArticleView, toArticle, type ArticleRow } from './article-row.ts'
+import { ARTICLE_VIEW_SELECT, selectArticleView, toArticle, type ArticleRow } from './article-row.ts'
 import { assertMayModifyArticle } from './article-access.ts'
 import { type Actor, assertCurrentRole } from '../tenancy/index.ts'
 import { diff, recordAudit } from '../audit/index.ts'
@@ -28,6 +28,9 @@ const returningView = (tx: TransactionSql, tenantId: string, id: string) => tx<A
   ${selectArticleView(tx)}
   where a.tenant_id = ${tenantId} and a.id = ${id}`
 
+/** the hottest read of all: fixed text, scoped once (Database.readStatement) */
+const ARTICLE_BY_ID = tenantStatement<ArticleRow[]>('article by id', `${ARTICLE_VIEW_SELECT} where a.tenant_id = $1 and a.id = $2`)
+
 /**
  * Articles of one tenant. Reads are single statements that scope themselves (Database.read);
  * every change is one transaction with its audit entry, authorized from the actor's role as
@@ -37,9 +40,7 @@ export class ArticlesService {
   constructor (private readonly db: Database) {}
 
   async get (tenantId: string, id: string): Promise<Article> {
-    const [row] = await this.db.read('article by id', tenantId, sql => sql<ArticleRow[]>`
-      ${selectArticleView(sql)}
-      where a.tenant_id = ${tenantId} and a.id = ${id}`)
+    const [row] = await this.db.readStatement(ARTICLE_BY_ID, tenantId, [tenantId, id])
     if (row === undefined) throw notFound('no such article')
     return toArticle(row)
   }

@@ -58,6 +58,32 @@ function scoped<T extends readonly Row[]> (sql: Sql, tenantId: string, tag: stri
     cross join lateral (select * from (${read}) q where s.tenant is not null offset 0) r`
 }
 
+/** The scoping of `scoped()` around a read's text, which takes tenant and tag as its `$1` and `$2`. */
+const scopedText = (read: string): string =>
+  'select r.* from (select set_config(\'app.tenant_id\', $1, true) as tenant, set_config(\'application_name\', $2, true) as tag) s ' +
+  `cross join lateral (select * from (${read}) q where s.tenant is not null offset 0) r`
+
+/**
+ * A tenant read whose text never changes (the hottest: one row by id), scoped as `scoped()` does it,
+ * once, when it is defined: each call sends the finished text with its parameters, where a read
+ * built with fragments assembles three postgres.js queries and its text on every call (a few
+ * microseconds of a request; bench/README.md, Hot-path notes). Made by `tenantStatement`.
+ */
+export interface TenantStatement<T extends readonly Row[]> {
+  readonly name: string
+  readonly text: string
+  /** the rows' type, carried to `Database.readStatement`; never set */
+  readonly rows?: T
+}
+
+/**
+ * A fixed tenant read: `read` is SQL text with its own parameters as `$1`, `$2`…, and no other `$`.
+ * They become `$3`, `$4`… of the scoped statement, whose `$1` and `$2` are the tenant and the tag.
+ */
+export function tenantStatement<T extends readonly Row[]> (name: string, read: string): TenantStatement<T> {
+  return { name, text: scopedText(read.replace(/\$(\d+)/g, (_match, index: string) => `$${Number(index) + 2}`)) }
+}
+
 /** Work that needs the transaction's outcome: it runs with the pool once the transaction has committed. */
 export type AfterCommit = (sql: Sql) => void
 
@@ -107,7 +133,9 @@ export class Database {
     if (observer !== undefined) {
       const read = this.read.bind(this)
       const transaction = this.transaction.bind(this)
+      const readStatement = this.readStatement.bind(this)
       this.read = (name, tenantId, build) => observer.read(name, () => read(name, tenantId, build))
+      this.readStatement = (statement, tenantId, parameters) => observer.read(statement.name, () => readStatement(statement, tenantId, parameters))
       this.transaction = (tenantId, fn) => observer.transaction(() => transaction(tenantId, fn))
     }
   }
@@ -169,7 +197,19 @@ export class Database {
     const started = performance.now()
     const tag = requestTag()
     const read = build(this.sql, { tag })
-    const query = tenantId === null ? read : scoped(this.sql, tenantId, tag, read)
+    return this.answer(name, tenantId === null ? read : scoped(this.sql, tenantId, tag, read), budget, started)
+  }
+
+  /** `read` for a fixed tenant statement (`tenantStatement`): its parameters after tenant and tag. */
+  async readStatement<T extends readonly Row[]> (statement: TenantStatement<T>, tenantId: string, parameters: ReadonlyArray<string | number>): Promise<T> {
+    const budget = this.budget()
+    const started = performance.now()
+    const query = this.sql.unsafe<T & Row[]>(statement.text, [tenantId, requestTag(), ...parameters], { prepare: this.sql.options.prepare })
+    return this.answer(statement.name, query, budget, started)
+  }
+
+  /** The rows of a read that has been sent, or a timeout at the deadline, whichever comes first. */
+  private answer<T extends readonly Row[]> (name: string, query: PendingQuery<T>, budget: number, started: number): Promise<T> {
     // postgres.js may queue the query behind a busy connection, where a cancel only lands once it
     // runs: the answer does not wait for that. A read has no effect to lose. One promise settled by
     // whichever comes first, not Promise.race: this is every request's path, and the race cost

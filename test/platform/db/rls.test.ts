@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createSql } from '../../../src/platform/db/client.ts'
-import { Database } from '../../../src/platform/db/database.ts'
+import { Database, tenantStatement } from '../../../src/platform/db/database.ts'
 import { createLogger } from '../../../src/platform/logger.ts'
 import { buildTestApp } from '../../helpers/app.ts'
 import { createTenant, relaxedAuthLimits } from '../../helpers/tenants.ts'
@@ -71,6 +71,17 @@ t.test('a scoped read sets the tenant before it reads: with no filter of its own
   }
   const [afterwards] = await runtimeSql<Array<{ tenant: string | null }>>`select current_setting('app.tenant_id', true) as tenant`
   tt.ok(afterwards?.tenant === null || afterwards?.tenant === '', 'the setting ends with the statement')
+})
+
+t.test('a fixed tenant statement scopes itself the same way, its own parameters after tenant and tag', async tt => {
+  for (const table of tenantTables) {
+    const [owner] = await ownerSql<Array<{ n: number }>>`select count(*)::int as n from ${ownerSql(table)} where tenant_id = ${tenantA.id}`
+    const counted = tenantStatement<Array<{ n: number }>>('test count', `select count(*)::int as n from ${table} where $1::int = 1`)
+    const [scoped] = await database.readStatement(counted, tenantA.id, [1])
+    tt.equal(scoped?.n, owner?.n, `${table}: the scoped count is A's`)
+    const [none] = await database.readStatement(counted, tenantA.id, [2])
+    tt.equal(none?.n, 0, `${table}: the read's own $1 is its own parameter`)
+  }
 })
 
 t.test('the runtime role cannot turn row-level security off', async tt => {
