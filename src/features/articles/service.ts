@@ -9,6 +9,7 @@ import { assertMayModifyArticle } from './article-access.ts'
 import { type Actor, assertCurrentRole } from '../tenancy/index.ts'
 import { diff, recordAudit } from '../audit/index.ts'
 import { enqueuePublication } from './scheduled-publishing.ts'
+import { articleListRead } from './list-statements.ts'
 
 /** the filters of `GET /v1/articles`: its query without the page parameters */
 export type ArticleFilters = Omit<Static<typeof ArticleListQuery>, keyof Static<typeof ListQuery>>
@@ -47,16 +48,8 @@ export class ArticlesService {
 
   async list (tenantId: string, filters: ArticleFilters, limit: number, cursor?: string): Promise<{ data: Article[], next_cursor: string | null }> {
     const after = cursor === undefined ? null : decodeCursor(cursor)
-    // each combination of filters is its own statement text, so its own prepared statement and plan
-    const rows = await this.db.read('article list', tenantId, sql => sql<ArticleRow[]>`
-      ${selectArticleView(sql)}
-      where a.tenant_id = ${tenantId}
-        ${filters.status === undefined ? sql`` : sql`and a.status = ${filters.status}`}
-        ${filters.tag === undefined ? sql`` : sql`and a.tags @> array[${filters.tag}::text]`}
-        ${filters.author_id === undefined ? sql`` : sql`and a.author_id = ${filters.author_id}`}
-        ${after === null ? sql`` : sql`and (a.created_at, a.id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`}
-      order by a.created_at desc, a.id desc
-      limit ${limit + 1}`)
+    const { statement, parameters } = articleListRead(tenantId, filters, after, limit)
+    const rows = await this.db.readStatement(statement, tenantId, parameters)
     const result = page(rows, limit, row => [row.created_at.toISOString(), row.id])
     return { data: result.data.map(toArticle), next_cursor: result.next_cursor }
   }
