@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { atrium } from './atrium-server.ts'
 import { BenchError } from './settings.ts'
 import type { HttpScenario, Ratio, Scenario } from './types.ts'
 
 /** the Atrium server every atrium scenario runs (scenarios.ts `atrium`, `atriumTraced`) */
-const ATRIUM_SCRIPT = 'dist/bench/servers/atrium.js'
+const ATRIUM_SCRIPT = atrium.script
 
 /** What a change costs, measured against the build before it in the same interleaved rounds. */
 export interface Comparison {

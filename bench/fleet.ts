@@ -1,33 +1,17 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { findNginx, startNginx } from '../test/helpers/nginx.ts'
 import { badStatuses, drive } from './load.ts'
 import { articleByIdAsMembers } from './requests.ts'
 import { startServer, type RunningServer } from './server-process.ts'
 import { prepareFixtures } from './fixtures.ts'
+import { atrium, atriumEnv } from './atrium-server.ts'
 import type { BenchContext, CommandRun, CommandScenario, HttpScenario, Measurement, Ratio, Scenario, ServerSpec } from './types.ts'
 
 /**
  * Issue 17's measurements, self-contained: the article read through PgBouncer (transaction mode)
  * with prepared statements on and off, and through nginx with one API instance and with two.
  */
-
-const repoRoot = fileURLToPath(new URL('..', import.meta.url))
-/** as the bench's own runs (bench/settings.ts) */
-const CONNECTIONS = 50
-
-const atriumEnv = (context: BenchContext, extra: Record<string, string> = {}): Record<string, string> => ({
-  NODE_ENV: 'production',
-  ROLE: 'api',
-  LOG_LEVEL: 'info',
-  DATABASE_URL: context.runtimeUrl,
-  REDIS_URL: context.redisUrl,
-  REDIS_PREFIX: context.redisPrefix,
-  JWT_SECRETS: context.secrets.jwt,
-  PAYMENTS_WEBHOOK_SECRETS: context.secrets.paymentsWebhook,
-  ...extra
-})
 
 const viaPgbouncer = (prepare: boolean): ServerSpec => ({
   name: `atrium-pgbouncer-prepare-${prepare ? 'on' : 'off'}`,
@@ -53,7 +37,7 @@ export const pgbouncerPrepareOn: HttpScenario = {
   ...seeded
 }
 
-const atrium: ServerSpec = { name: 'atrium-behind-nginx', script: 'dist/bench/servers/atrium.js', env: context => atriumEnv(context) }
+const behindNginx: ServerSpec = { ...atrium, name: 'atrium-behind-nginx' }
 
 /** N API processes behind a real nginx (deploy/nginx.conf, both in one upstream), loaded through nginx. */
 async function throughNginx (instances: number, context: BenchContext, run: CommandRun): Promise<Measurement> {
@@ -62,20 +46,20 @@ async function throughNginx (instances: number, context: BenchContext, run: Comm
   const teardowns: Array<() => unknown> = []
   const servers: RunningServer[] = []
   const logs = Array.from({ length: instances }, (_, i) => join(run.scratchDir, `atrium-behind-nginx-${i}.log`))
-  const scenario: HttpScenario = { name: 'through nginx', server: atrium, path: '/v1/articles', requests: articleByIdAsMembers }
+  const scenario: HttpScenario = { name: 'through nginx', server: behindNginx, path: '/v1/articles', requests: articleByIdAsMembers }
   try {
-    for (const log of logs) servers.push(await startServer(repoRoot, atrium, context, log))
+    for (const log of logs) servers.push(await startServer(behindNginx, context, log))
     // the per-client rate of deploy/nginx.conf would refuse a load from one address
     const nginx = await startNginx({ teardown: fn => { teardowns.push(fn) } }, nginxBinary,
       servers.map(server => Number(new URL(server.url).port)), config => config.replace(/rate=20r\/s;/, 'rate=1000000r/s;'))
     let warmupProblems = 0
     if (run.warmupS > 0) {
-      const warmup = await drive(scenario, context, nginx.url, CONNECTIONS, run.warmupS)
+      const warmup = await drive(scenario, context, nginx.url, run.connections, run.warmupS)
       warmupProblems = warmup.errors + warmup.non2xx
     }
     const cpu = (): number => servers.reduce((sum, server) => sum + (server.cpuUs() ?? Number.NaN), 0)
     const cpuBefore = cpu()
-    const result = await drive(scenario, context, nginx.url, CONNECTIONS, run.durationS)
+    const result = await drive(scenario, context, nginx.url, run.connections, run.durationS)
     const cpuUs = cpu() - cpuBefore
     return {
       requestsPerSec: result.requests.average,

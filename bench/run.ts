@@ -103,7 +103,7 @@ function environment (postgres: string): Environment {
 /** A scenario that measures itself (pgbench): no server, no autocannon. */
 async function measureCommand (scenario: CommandScenario, context: BenchContext, settings: BenchSettings): Promise<Measurement> {
   say(`  command; ${settings.warmupS > 0 ? `${settings.warmupS} s warm-up, then ` : ''}${settings.durationS} s measured`)
-  return scenario.measure(context, { durationS: settings.durationS, warmupS: settings.warmupS, scratchDir })
+  return scenario.measure(context, { durationS: settings.durationS, warmupS: settings.warmupS, connections: settings.connections, scratchDir })
 }
 
 async function runOnce (scenario: Scenario, round: number, context: BenchContext, settings: BenchSettings): Promise<RunResult> {
@@ -116,7 +116,7 @@ async function runOnce (scenario: Scenario, round: number, context: BenchContext
 /** A fresh server process for the run, loaded by autocannon: warm-up, then the measured run. */
 async function measureServer (scenario: HttpScenario, context: BenchContext, settings: BenchSettings): Promise<Measurement> {
   const logPath = join(scratchDir, `${scenario.server.name}.log`)
-  const server = await startServer(repoRoot, scenario.server, context, logPath)
+  const server = await startServer(scenario.server, context, logPath)
   try {
     say(`  ${scenario.server.name} server pid ${server.pid} on ${server.url}; ` +
       `${settings.warmupS > 0 ? `${settings.warmupS} s warm-up, then ` : ''}${settings.durationS} s measured`)

@@ -1,3 +1,4 @@
+import { atrium, atriumEnv } from './atrium-server.ts'
 import { prepareFixtures } from './fixtures.ts'
 import { fleetRatios, fleetScenarios } from './fleet.ts'
 import { pgbenchArticleById } from './pgbench.ts'
@@ -38,27 +39,11 @@ export const loggedTraced: ServerSpec = {
   env: () => ({ NODE_ENV: 'production', BENCH_TRACING: 'on' })
 }
 
-export const atrium: ServerSpec = {
-  name: 'atrium',
-  script: 'dist/bench/servers/atrium.js',
-  env: context => ({
-    NODE_ENV: 'production',
-    ROLE: 'api',
-    LOG_LEVEL: 'info',
-    DATABASE_URL: context.runtimeUrl,
-    REDIS_URL: context.redisUrl,
-    REDIS_PREFIX: context.redisPrefix,
-    JWT_SECRETS: context.secrets.jwt,
-    PAYMENTS_WEBHOOK_SECRETS: context.secrets.paymentsWebhook
-  })
-}
-
 /** the same app tracing every request (100 %) to the bench's local OTLP receiver (bench/otlp-sink.ts) */
 export const atriumTraced: ServerSpec = {
   name: 'atrium-traced',
   script: atrium.script,
-  env: context => ({
-    ...atrium.env?.(context),
+  env: context => atriumEnv(context, {
     OTEL_EXPORTER_OTLP_ENDPOINT: context.otlpUrl,
     OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
     OTEL_TRACES_SAMPLER_ARG: '1'

@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { ListeningMessage } from './servers/serve.ts'
 import { BenchError } from './settings.ts'
 import type { BenchContext, ServerSpec } from './types.ts'
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url))
 
 const START_TIMEOUT_MS = 30_000
 const STOP_TIMEOUT_MS = 10_000
@@ -73,7 +76,7 @@ export function serverNode (): string {
  * Starts a compiled bench server with plain node (no loader) and a minimal environment, its stdout
  * (its logs) going to logPath, and waits until it listens.
  */
-export async function startServer (repoRoot: string, spec: ServerSpec, context: BenchContext, logPath: string): Promise<RunningServer> {
+export async function startServer (spec: ServerSpec, context: BenchContext, logPath: string): Promise<RunningServer> {
   const logFd = openSync(logPath, 'w')
   let child: ChildProcess
   try {

@@ -62,6 +62,8 @@ export type Measurement = Omit<RunResult, 'scenario' | 'round'>
 export interface CommandRun {
   durationS: number
   warmupS: number
+  /** connections of an HTTP load the command drives itself (the bench's own runs use as many) */
+  connections: number
   /** bench/.tmp: scripts and logs of the run go here (the harness empties nothing in it; clean up) */
   scratchDir: string
 }
