@@ -3,7 +3,8 @@ import type { FastifyPluginAsync } from 'fastify'
 import { queueNames } from '../src/platform/jobs/queues.ts'
 import { buildTestApp } from './helpers/app.ts'
 import { testQueues } from './helpers/jobs.ts'
-import { freeLoopbackPort, httpGet } from './helpers/nginx.ts'
+import { httpGet } from './helpers/nginx.ts'
+import { freeLoopbackPort } from './helpers/service-process.ts'
 import { startPrivateRedis } from './helpers/redis-server.ts'
 
 type Labels = Record<string, string>

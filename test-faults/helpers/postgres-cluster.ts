@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { ensureDatabase, migrate } from '../../src/platform/db/migrate.ts'
 import type { Teardown } from '../../test/helpers/app.ts'
-import { freeLoopbackPort } from '../../test/helpers/nginx.ts'
+import { freeLoopbackPort } from '../../test/helpers/service-process.ts'
 import { cleanupIfOrphaned, shellQuote } from '../../test/helpers/orphans.ts'
 
 const run = promisify(execFile)

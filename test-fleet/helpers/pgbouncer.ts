@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
+import { spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createConnection } from 'node:net'
@@ -8,12 +7,11 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Teardown } from '../../test/helpers/app.ts'
-import { freeLoopbackPort } from '../../test/helpers/nginx.ts'
+import { freeLoopbackPort, serviceProcess } from '../../test/helpers/service-process.ts'
 import { cleanupIfOrphaned, shellQuote } from '../../test/helpers/orphans.ts'
 import { adaptPgbouncerConfig } from '../../bench/servers/pgbouncer.ts'
 
 export const productionPgbouncerConfig = fileURLToPath(new URL('../../deploy/pgbouncer/pgbouncer.ini', import.meta.url))
-const READY_TIMEOUT_MS = 5_000
 const STOP_TIMEOUT_MS = 5_000
 
 /** A PgBouncer of the test's own in front of a PostgreSQL on loopback: free to stop and start again. */
@@ -59,51 +57,39 @@ export async function startPrivatePgbouncer (t: Teardown, options: { postgresPor
     listenPort: port, postgresPort: options.postgresPort, authFile
   }), { mode: 0o644 })
 
-  let child: ChildProcess | undefined
-  let output = ''
+  let pid: number | undefined
   const killOnExit = (): void => {
-    try { if (child?.pid !== undefined) process.kill(-child.pid, 'SIGKILL') } catch {}
+    try { if (pid !== undefined) process.kill(-pid, 'SIGKILL') } catch {}
     rmSync(dir, { recursive: true, force: true })
   }
   process.once('exit', killOnExit)
   // its own process group (runuser and pgbouncer under it), whose id each start writes down
   const groupFile = join(dir, 'group.pid')
   const cancelWatchdog = cleanupIfOrphaned(`kill -KILL -- -$(cat ${shellQuote(groupFile)}) 2>/dev/null; rm -rf ${shellQuote(dir)}`)
+  const removeAll = async (): Promise<void> => {
+    process.removeListener('exit', killOnExit)
+    cancelWatchdog()
+    await rm(dir, { recursive: true, force: true })
+  }
+
+  const [file, args] = asRoot ? ['runuser', ['-u', 'postgres', '--', 'pgbouncer', configFile]] : ['pgbouncer', [configFile]]
+  const server = serviceProcess({
+    label: `pgbouncer on port ${port}`,
+    launch: () => spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true }),
+    group: true,
+    ready: () => accepts(port),
+    outputKept: 20_000
+  })
 
   async function start (): Promise<void> {
-    if (child !== undefined) throw new Error(`private pgbouncer on port ${port} is already running`)
-    output = ''
-    const [file, args] = asRoot ? ['runuser', ['-u', 'postgres', '--', 'pgbouncer', configFile]] : ['pgbouncer', [configFile]]
-    const launched = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-    child = launched
-    if (launched.pid !== undefined) await writeFile(groupFile, String(launched.pid))
-    const collect = (chunk: Buffer): void => { output = (output + chunk.toString('utf8')).slice(-20_000) }
-    launched.stdout?.on('data', collect)
-    launched.stderr?.on('data', collect)
-    launched.once('exit', () => { if (child === launched) child = undefined })
-    const deadline = Date.now() + READY_TIMEOUT_MS
-    while (Date.now() < deadline) {
-      if (child === undefined) throw new Error(`pgbouncer on port ${port} exited at start:\n${output}`)
-      if (await accepts(port)) return
-      await sleep(20)
-    }
-    await stop()
-    throw new Error(`pgbouncer on port ${port} did not listen within ${READY_TIMEOUT_MS} ms:\n${output}`)
+    const starting = server.start()
+    pid = server.pid
+    if (pid !== undefined) await writeFile(groupFile, String(pid))
+    await starting
   }
 
   async function stop (): Promise<void> {
-    const running = child
-    if (running === undefined || running.pid === undefined) return
-    const exited = once(running, 'exit')
-    // the group: runuser and pgbouncer under it
-    try { process.kill(-running.pid, 'SIGTERM') } catch {}
-    const timer = setTimeout(() => { try { process.kill(-(running.pid ?? 0), 'SIGKILL') } catch {} }, STOP_TIMEOUT_MS)
-    try {
-      await exited
-    } finally {
-      clearTimeout(timer)
-      if (child === running) child = undefined
-    }
+    await server.stop('SIGTERM')
     // the port is free once pgbouncer itself (not only runuser) is gone
     for (const until = Date.now() + STOP_TIMEOUT_MS; await accepts(port) && Date.now() < until;) await sleep(20)
   }
@@ -111,24 +97,20 @@ export async function startPrivatePgbouncer (t: Teardown, options: { postgresPor
   try {
     await start()
   } catch (error) {
-    process.removeListener('exit', killOnExit)
-    cancelWatchdog()
-    await rm(dir, { recursive: true, force: true })
+    await removeAll()
     throw error
   }
   t.teardown(async () => {
     await stop()
-    process.removeListener('exit', killOnExit)
-    cancelWatchdog()
-    await rm(dir, { recursive: true, force: true })
+    await removeAll()
   })
 
   return {
     port,
     runtimeUrl: `postgres://${options.user}@127.0.0.1:${port}/${options.database}`,
-    get running () { return child !== undefined },
+    get running () { return server.running },
     start,
     stop,
-    log: () => output
+    log: server.output
   }
 }

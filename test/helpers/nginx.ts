@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Teardown } from './app.ts'
+import { freeLoopbackPort } from './service-process.ts'
 import { waitFor } from './wait.ts'
 
 export const productionNginxConfig = fileURLToPath(new URL('../../deploy/nginx.conf', import.meta.url))
@@ -23,18 +23,6 @@ export function findNginx (): string | undefined {
     } catch {}
   }
   return undefined
-}
-
-/** A loopback port nothing listens on right now. */
-export async function freeLoopbackPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', resolve)
-  })
-  const { port } = server.address() as AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
 }
 
 export interface HttpResponse {
