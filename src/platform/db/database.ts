@@ -121,6 +121,8 @@ export async function forEachTenant<T> (tx: TransactionSql, items: readonly T[],
  *   the query is wrapped so that the same statement sets tenant and tag before it reads (`scoped`);
  *   without one it runs as built (a function that scopes itself takes `scope.tag`). The deadline
  *   cancels it (a setting made inside a statement comes too late to arm its own statement_timeout).
+ * - `readStatement(statement, tenantId, parameters)`: the same for a read of fixed text, scoped once
+ *   when it was defined (`tenantStatement`): the hottest reads, with nothing to build per call.
  */
 export class Database {
   private inFlight = 0
