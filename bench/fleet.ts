@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { findNginx, startNginx } from '../test/helpers/nginx.ts'
-import { badStatuses, drive } from './load.ts'
+import { warmThenMeasure } from './load.ts'
 import { articleByIdAsMembers } from './requests.ts'
 import { startServer, type RunningServer } from './server-process.ts'
 import { prepareFixtures } from './fixtures.ts'
@@ -52,31 +52,13 @@ async function throughNginx (instances: number, context: BenchContext, run: Comm
     // the per-client rate of deploy/nginx.conf would refuse a load from one address
     const nginx = await startNginx({ teardown: fn => { teardowns.push(fn) } }, nginxBinary,
       servers.map(server => Number(new URL(server.url).port)), config => config.replace(/rate=20r\/s;/, 'rate=1000000r/s;'))
-    let warmupProblems = 0
-    if (run.warmupS > 0) {
-      const warmup = await drive(scenario, context, nginx.url, run.connections, run.warmupS)
-      warmupProblems = warmup.errors + warmup.non2xx
+    // the API processes' CPU together, per request (nginx's is not counted)
+    const cpuUs = (): number | undefined => {
+      const each = servers.map(server => server.cpuUs())
+      return each.includes(undefined) ? undefined : each.reduce<number>((sum, us) => sum + (us ?? 0), 0)
     }
-    const cpu = (): number => servers.reduce((sum, server) => sum + (server.cpuUs() ?? Number.NaN), 0)
-    const cpuBefore = cpu()
-    const result = await drive(scenario, context, nginx.url, run.connections, run.durationS)
-    const cpuUs = cpu() - cpuBefore
-    return {
-      requestsPerSec: result.requests.average,
-      totalRequests: result.requests.total,
-      latencyP50: result.latency.p50,
-      latencyP97_5: result.latency.p97_5,
-      latencyP99: result.latency.p99,
-      errors: result.errors,
-      timeouts: result.timeouts,
-      non2xx: result.non2xx,
-      badStatuses: badStatuses(result),
-      peakRssKb: Math.max(...servers.map(server => server.peakRssKb() ?? 0)),
-      // the API processes' CPU together, per request (nginx's is not counted)
-      serverCpuUsPerRequest: Number.isNaN(cpuUs) || result.requests.total === 0 ? undefined : cpuUs / result.requests.total,
-      logBytes: 0,
-      warmupProblems
-    }
+    const figures = await warmThenMeasure(scenario, context, nginx.url, run, cpuUs)
+    return { ...figures, peakRssKb: Math.max(...servers.map(server => server.peakRssKb() ?? 0)), logBytes: 0 }
   } finally {
     for (const teardown of teardowns.reverse()) await teardown()
     await Promise.all(servers.map(async server => await server.stop()))

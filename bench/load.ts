@@ -1,5 +1,5 @@
 import autocannon from 'autocannon'
-import type { BenchContext, HttpScenario } from './types.ts'
+import type { BenchContext, HttpScenario, Measurement } from './types.ts'
 
 let active: autocannon.Instance | undefined
 
@@ -52,4 +52,41 @@ export function badStatuses (result: autocannon.Result, expected?: number): Reco
 export function unexpectedNon2xx (result: autocannon.Result, expected?: number): number {
   const wanted = expected === undefined ? 0 : result.statusCodeStats?.[String(expected) as keyof typeof result.statusCodeStats]?.count ?? 0
   return result.non2xx - wanted
+}
+
+/** How a run sees the servers it loads: their CPU time so far (µs), undefined when it cannot be read. */
+export type CpuClock = () => number | undefined
+
+/** What a load measured, before the harness adds what it knows of the server (RSS, log bytes). */
+export type LoadFigures = Omit<Measurement, 'peakRssKb' | 'logBytes'>
+
+/**
+ * The warm-up (its problems counted, its figures thrown away), then the measured load, with the
+ * servers' CPU time read around it: the figures every HTTP run reports, whoever starts the servers.
+ */
+export async function warmThenMeasure (scenario: HttpScenario, context: BenchContext, url: string,
+  load: { connections: number, warmupS: number, durationS: number }, cpuUs: CpuClock): Promise<LoadFigures> {
+  let warmupProblems = 0
+  if (load.warmupS > 0) {
+    const warmup = await drive(scenario, context, url, load.connections, load.warmupS)
+    warmupProblems = warmup.errors + unexpectedNon2xx(warmup, scenario.expectedStatus)
+  }
+  const cpuBefore = cpuUs()
+  const result = await drive(scenario, context, url, load.connections, load.durationS)
+  const cpuAfter = cpuUs()
+  return {
+    requestsPerSec: result.requests.average,
+    totalRequests: result.requests.total,
+    latencyP50: result.latency.p50,
+    latencyP97_5: result.latency.p97_5,
+    latencyP99: result.latency.p99,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: unexpectedNon2xx(result, scenario.expectedStatus),
+    badStatuses: badStatuses(result, scenario.expectedStatus),
+    serverCpuUsPerRequest: cpuBefore === undefined || cpuAfter === undefined || result.requests.total === 0
+      ? undefined
+      : (cpuAfter - cpuBefore) / result.requests.total,
+    warmupProblems
+  }
 }

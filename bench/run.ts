@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { stopCommands } from './command.ts'
 import { prepareBenchDatabase, type BenchDatabase } from './database.ts'
-import { badStatuses, drive, stopLoad, unexpectedNon2xx } from './load.ts'
+import { stopLoad, warmThenMeasure } from './load.ts'
 import { startOtlpSink, type OtlpSink } from './otlp-sink.ts'
 import { resultsMarkdown, ratioTable, runLine, summaryTable, type Environment } from './report.ts'
 import { ratios, scenarios } from './scenarios.ts'
@@ -120,34 +120,11 @@ async function measureServer (scenario: HttpScenario, context: BenchContext, set
   try {
     say(`  ${scenario.server.name} server pid ${server.pid} on ${server.url}; ` +
       `${settings.warmupS > 0 ? `${settings.warmupS} s warm-up, then ` : ''}${settings.durationS} s measured`)
-    let warmupProblems = 0
-    if (settings.warmupS > 0) {
-      const warmup = await drive(scenario, context, server.url, settings.connections, settings.warmupS)
-      warmupProblems = warmup.errors + unexpectedNon2xx(warmup, scenario.expectedStatus)
-    }
     const logBytesBefore = statSync(logPath).size
-    const cpuBefore = server.cpuUs()
-    const result = await drive(scenario, context, server.url, settings.connections, settings.durationS)
-    const cpuAfter = server.cpuUs()
+    const figures = await warmThenMeasure(scenario, context, server.url, settings, server.cpuUs)
     const peakRssKb = server.peakRssKb()
     if (server.exited()) throw new BenchError(`the ${scenario.server.name} server died during the run:\n${server.stderrTail()}`)
-    return {
-      requestsPerSec: result.requests.average,
-      totalRequests: result.requests.total,
-      latencyP50: result.latency.p50,
-      latencyP97_5: result.latency.p97_5,
-      latencyP99: result.latency.p99,
-      errors: result.errors,
-      timeouts: result.timeouts,
-      non2xx: unexpectedNon2xx(result, scenario.expectedStatus),
-      badStatuses: badStatuses(result, scenario.expectedStatus),
-      peakRssKb,
-      serverCpuUsPerRequest: cpuBefore === undefined || cpuAfter === undefined || result.requests.total === 0
-        ? undefined
-        : (cpuAfter - cpuBefore) / result.requests.total,
-      logBytes: statSync(logPath).size - logBytesBefore,
-      warmupProblems
-    }
+    return { ...figures, peakRssKb, logBytes: statSync(logPath).size - logBytesBefore }
   } finally {
     await server.stop()
     rmSync(logPath, { force: true })
