@@ -44,6 +44,16 @@ export interface ReadScope {
   tag: string
 }
 
+// The scoping's text around its three holes (tenant, tag, the read), written once for both of its
+// forms: a postgres.js template for a read built per call, finished text for a fixed read.
+const SCOPE = [
+  'select r.* from (select set_config(\'app.tenant_id\', ',
+  ', true) as tenant, set_config(\'application_name\', ',
+  ', true) as tag) s cross join lateral (select * from (',
+  ') q where s.tenant is not null offset 0) r'
+] as const
+const SCOPE_TEMPLATE: TemplateStringsArray = Object.assign([...SCOPE], { raw: [...SCOPE] })
+
 /**
  * A tenant read as one statement that scopes itself: the row `s` sets the tenant (for row-level
  * security) and the request tag, and the read is a LATERAL subquery that refers to it, so
@@ -54,14 +64,11 @@ export interface ReadScope {
  * combination of a list, badly; bench/README.md, SQL reads).
  */
 function scoped<T extends readonly Row[]> (sql: Sql, tenantId: string, tag: string, read: PendingQuery<T>): PendingQuery<T> {
-  return sql<T>`select r.* from (select set_config('app.tenant_id', ${tenantId}, true) as tenant, set_config('application_name', ${tag}, true) as tag) s
-    cross join lateral (select * from (${read}) q where s.tenant is not null offset 0) r`
+  return sql<T>(SCOPE_TEMPLATE, tenantId, tag, read)
 }
 
-/** The scoping of `scoped()` around a read's text, which takes tenant and tag as its `$1` and `$2`. */
-const scopedText = (read: string): string =>
-  'select r.* from (select set_config(\'app.tenant_id\', $1, true) as tenant, set_config(\'application_name\', $2, true) as tag) s ' +
-  `cross join lateral (select * from (${read}) q where s.tenant is not null offset 0) r`
+/** The same scoping around a read's text, which takes tenant and tag as its `$1` and `$2`. */
+const scopedText = (read: string): string => `${SCOPE[0]}$1${SCOPE[1]}$2${SCOPE[2]}${read}${SCOPE[3]}`
 
 /**
  * A tenant read whose text never changes (the hottest: one row by id), scoped as `scoped()` does it,
