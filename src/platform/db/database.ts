@@ -134,8 +134,11 @@ export async function forEachTenant<T> (tx: TransactionSql, items: readonly T[],
 export class Database {
   private inFlight = 0
   private readonly settled = (): void => { this.inFlight-- }
+  /** fixed reads are prepared when the pool prepares (not behind PgBouncer's transaction mode) */
+  private readonly statementOptions: { prepare: boolean }
 
   constructor (readonly sql: Sql, private readonly options: DatabaseOptions) {
+    this.statementOptions = { prepare: sql.options.prepare }
     const observer = options.observer
     // observed: this instance's two calls go through the observer (no await of its own: the caller
     // awaits what the observer returns); unobserved, not even a check
@@ -213,7 +216,7 @@ export class Database {
   async readStatement<T extends readonly Row[]> (statement: TenantStatement<T>, tenantId: string, parameters: ReadonlyArray<string | number>): Promise<T> {
     const budget = this.budget()
     const started = performance.now()
-    const query = this.sql.unsafe<T & Row[]>(statement.text, [tenantId, requestTag(), ...parameters], { prepare: this.sql.options.prepare })
+    const query = this.sql.unsafe<T & Row[]>(statement.text, [tenantId, requestTag(), ...parameters], this.statementOptions)
     return this.answer(statement.name, query, budget, started)
   }
 
