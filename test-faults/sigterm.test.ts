@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import { createSql } from '../src/platform/db/client.ts'
+import { productionEnv } from '../test/helpers/app.ts'
 import { freeLoopbackPort } from '../test/helpers/service-process.ts'
 import { startPrivateRedis } from '../test/helpers/redis-server.ts'
 import { withSql } from '../test/helpers/sql.ts'
@@ -36,25 +37,15 @@ await withSql(pg.ownerUrl, sql => sql`update feature_flags set enabled = true, p
 const port = await freeLoopbackPort()
 const baseUrl = `http://127.0.0.1:${port}`
 
-const server = spawnEntry(t, 'src/server.ts', {
-  NODE_ENV: 'production',
+const server = spawnEntry(t, 'src/server.ts', productionEnv({ database: pg.runtimeUrl, redis: redis.url }, 'atrium-faults', {
   ROLE: 'all',
-  HOST: '127.0.0.1',
   PORT: String(port),
-  LOG_LEVEL: 'info',
-  DATABASE_URL: pg.runtimeUrl,
-  REDIS_URL: redis.url,
-  REDIS_PREFIX: `atrium-faults:${randomBytes(4).toString('hex')}:`,
-  JWT_SECRETS: randomBytes(32).toString('hex'),
-  PAYMENTS_WEBHOOK_SECRETS: randomBytes(16).toString('hex'),
   SHUTDOWN_DELAY_MS: String(SHUTDOWN_DELAY_MS),
   SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
   // the job held up at SIGTERM waits on a row lock: long enough to outlast the shutdown delay
   LOCK_TIMEOUT_MS: '15000',
-  AUTH_RATE_LIMIT_PER_IP: '1000',
-  // about shutdown, not overload: no event-loop-delay shedding on a busy CI machine
-  MAX_EVENT_LOOP_DELAY_MS: '0'
-})
+  AUTH_RATE_LIMIT_PER_IP: '1000'
+}))
 const isMessage = (prefix: string) => (line: LogLine): boolean => typeof line.msg === 'string' && line.msg.startsWith(prefix)
 
 interface Poll { startedAt: number, endedAt: number, answer: Answer }

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Teardown } from '../../test/helpers/app.ts'
+import { productionEnv, type Teardown } from '../../test/helpers/app.ts'
 import { spawnNode, type ChildProcessHandle, type LogLine } from '../../test/helpers/child.ts'
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/database.ts'
 import { findNginx, startNginx, type RunningNginx } from '../../test/helpers/nginx.ts'
@@ -75,25 +74,15 @@ export async function startFleet (t: Teardown, options: FleetOptions = {}): Prom
     postgresPort: Number(direct.port === '' ? 5432 : direct.port), database: db.name, user: decodeURIComponent(direct.username)
   })
 
-  const env: Record<string, string> = {
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info',
-    DATABASE_URL: pgbouncer.runtimeUrl,
+  const env = productionEnv({ database: pgbouncer.runtimeUrl, redis: redis.url }, 'atrium-fleet', {
     DATABASE_PREPARE: 'false',
     DATABASE_LISTEN_URL: db.runtimeUrl,
-    REDIS_URL: redis.url,
-    REDIS_PREFIX: `atrium-fleet:${randomBytes(4).toString('hex')}:`,
-    JWT_SECRETS: randomBytes(32).toString('hex'),
-    PAYMENTS_WEBHOOK_SECRETS: randomBytes(16).toString('hex'),
     TRUST_PROXY: '127.0.0.1',
     AUTH_RATE_LIMIT_PER_IP: String(options.authLimitPerIp ?? 10_000),
     SHUTDOWN_DELAY_MS: String(options.shutdownDelayMs ?? 5_000),
     SHUTDOWN_GRACE_MS: '10000',
-    // about the fleet, not overload: no event-loop-delay shedding on 2 shared cores
-    MAX_EVENT_LOOP_DELAY_MS: '0',
     ...options.env
-  }
+  })
 
   const instance = (name: string, role: 'api' | 'worker', port: number): Instance => {
     let current: ChildProcessHandle | undefined

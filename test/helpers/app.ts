@@ -43,6 +43,26 @@ export function testEnv (db: Pick<TestDatabase, 'runtimeUrl' | 'ownerUrl'>, env:
   }
 }
 
+/**
+ * The environment of a server process run as production runs it (NODE_ENV=production, fresh
+ * secrets, loopback only, load shedding off: these suites are about faults and fleets, not
+ * overload on shared cores), for the fault and fleet suites; `env` over it.
+ */
+export function productionEnv (urls: { database: string, redis: string }, redisPrefix: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: urls.database,
+    REDIS_URL: urls.redis,
+    REDIS_PREFIX: `${redisPrefix}:${randomBytes(4).toString('hex')}:`,
+    JWT_SECRETS: randomBytes(32).toString('hex'),
+    PAYMENTS_WEBHOOK_SECRETS: randomBytes(16).toString('hex'),
+    MAX_EVENT_LOOP_DELAY_MS: '0',
+    ...env
+  }
+}
+
 /** The settings of an app on this database, over the test defaults (`testEnv`). */
 export function testConfig (db: Pick<TestDatabase, 'runtimeUrl' | 'ownerUrl'>, env: Record<string, string> = {}): Config {
   return loadConfig(testEnv(db, env), '/nonexistent/.env')
