@@ -4,9 +4,6 @@ import { atrium } from './atrium-server.ts'
 import { BenchError } from './settings.ts'
 import type { HttpScenario, Ratio, Scenario } from './types.ts'
 
-/** the Atrium server every atrium scenario runs (scenarios.ts `atrium`, `atriumTraced`) */
-const ATRIUM_SCRIPT = atrium.script
-
 /** What a change costs, measured against the build before it in the same interleaved rounds. */
 export interface Comparison {
   scenarios: Scenario[]
@@ -16,20 +13,19 @@ export interface Comparison {
 }
 
 const comparable = (scenario: Scenario): scenario is HttpScenario =>
-  scenario.kind !== 'command' && scenario.server.script === ATRIUM_SCRIPT && scenario.server.root === undefined
+  scenario.kind !== 'command' && scenario.server.script === atrium.script && scenario.server.root === undefined
 
 /**
  * BENCH_COMPARE=<checkout>: each selected Atrium scenario runs twice in every round, on this build
  * and on the other checkout's (same requests, same database, same environment), one right after
  * the other, which one first alternating by round (the second run of a pair was seen to gain up to
- * 7 % from its place alone), and a ratio
- * "this build ÷ compare build" is reported for each, with a target of 0.98: a change that costs
- * more than 2 % shows as FAIL. The other build must run against this checkout's migrations (a
+ * 7 % from its place alone), and a ratio "this build ÷ compare build" is reported for each, with a
+ * target of 0.98: a change that costs more than 2 % shows as FAIL. The other build must run against this checkout's migrations (a
  * commit with the same schema, or this one with a change taken out).
  */
 export function withComparison (selected: Scenario[], root: string): Comparison {
-  if (!existsSync(join(root, ATRIUM_SCRIPT))) {
-    throw new BenchError(`BENCH_COMPARE: ${join(root, ATRIUM_SCRIPT)} is missing; build that checkout first ` +
+  if (!existsSync(join(root, atrium.script))) {
+    throw new BenchError(`BENCH_COMPARE: ${join(root, atrium.script)} is missing; build that checkout first ` +
       '(npm ci && npm run build && npx tsc -p bench/tsconfig.json)')
   }
   const pairs: Scenario[][] = []
