@@ -44,6 +44,21 @@ export interface ReadScope {
   tag: string
 }
 
+/*
+ * Plans that do not depend on their values. PostgreSQL plans a prepared statement anew for each of
+ * its first five executions, then keeps its generic plan only if that plan's estimated cost is no
+ * higher than the custom plans' average. A keyset page fails that test: a custom plan knows the
+ * tenant's row count and the LIMIT, the generic one guesses both, so its estimate comes out higher
+ * and every call is planned again, although the plan (walk the index that leads with the tenant,
+ * newest first) is the same for every value. Planning was most of such a read: the first page of
+ * articles ran at 7.1-8.9k tps planned per call and 10.1-12.1k with its plan kept (pgbench,
+ * bench/README.md). Such reads pass their values as `(select $n::type)`: an InitPlan, which the
+ * planner estimates without looking into, so custom and generic plans cost the same and the
+ * generic plan is kept. A read whose best plan does depend on a value (a tag, through its GIN
+ * index) passes it as a plain parameter, and the plan cache is left to plan it per call when the
+ * values make a difference. test/platform/db/plan-cache.test.ts holds the pages to this.
+ */
+
 // The scoping's text around its three holes (tenant, tag, the read), written once for both of its
 // forms: a postgres.js template for a read built per call, finished text for a fixed read.
 const SCOPE = [
