@@ -24,9 +24,11 @@ const comparable = (scenario: Scenario): scenario is HttpScenario =>
  * commit with the same schema, or this one with a change taken out).
  */
 export function withComparison (selected: Scenario[], root: string): Comparison {
-  if (!existsSync(join(root, atrium.script))) {
-    throw new BenchError(`BENCH_COMPARE: ${join(root, atrium.script)} is missing; build that checkout first ` +
-      '(npm ci && npm run build && npx tsc -p bench/tsconfig.json)')
+  for (const script of [atrium.script, atrium.worker?.script]) {
+    if (script !== undefined && !existsSync(join(root, script))) {
+      throw new BenchError(`BENCH_COMPARE: ${join(root, script)} is missing; build that checkout first ` +
+        '(npm ci && npm run build && npx tsc -p bench/tsconfig.json)')
+    }
   }
   const pairs: Scenario[][] = []
   const ratios: Ratio[] = []

@@ -5,7 +5,7 @@ import { warmThenMeasure } from './load.ts'
 import { articleByIdAsMembers } from './requests.ts'
 import { startServer, type RunningServer } from './server-process.ts'
 import { prepareFixtures } from './fixtures.ts'
-import { atrium, atriumEnv } from './atrium-server.ts'
+import { atrium, atriumEnv, atriumWorker } from './atrium-server.ts'
 import type { BenchContext, CommandRun, CommandScenario, HttpScenario, Measurement, Ratio, Scenario, ServerSpec } from './types.ts'
 
 /**
@@ -16,7 +16,8 @@ import type { BenchContext, CommandRun, CommandScenario, HttpScenario, Measureme
 const viaPgbouncer = (prepare: boolean): ServerSpec => ({
   name: `atrium-pgbouncer-prepare-${prepare ? 'on' : 'off'}`,
   script: 'dist/bench/servers/atrium-pgbouncer.js',
-  env: context => atriumEnv(context, { DATABASE_PREPARE: String(prepare) })
+  env: context => atriumEnv(context, { DATABASE_PREPARE: String(prepare) }),
+  worker: atriumWorker
 })
 
 const seeded = { setup: prepareFixtures }

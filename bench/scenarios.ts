@@ -1,4 +1,4 @@
-import { atrium, atriumEnv } from './atrium-server.ts'
+import { atrium, atriumEnv, atriumWorker } from './atrium-server.ts'
 import { prepareFixtures } from './fixtures.ts'
 import { fleetRatios, fleetScenarios } from './fleet.ts'
 import { pgbenchArticleById } from './pgbench.ts'
@@ -43,6 +43,7 @@ export const loggedTraced: ServerSpec = {
 export const atriumTraced: ServerSpec = {
   name: 'atrium-traced',
   script: atrium.script,
+  worker: atriumWorker,
   env: context => atriumEnv(context, {
     OTEL_EXPORTER_OTLP_ENDPOINT: context.otlpUrl,
     OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { ListeningMessage } from './servers/serve.ts'
+import { discardBacklog } from './backlog.ts'
+import type { ReadyMessage } from './servers/serve.ts'
 import { BenchError } from './settings.ts'
 import type { BenchContext, ServerSpec } from './types.ts'
 
@@ -74,14 +75,40 @@ export function serverNode (): string {
 
 /**
  * Starts a compiled bench server with plain node (no loader) and a minimal environment, its stdout
- * (its logs) going to logPath, and waits until it listens.
+ * (its logs) going to logPath, and waits until it listens. Its worker, when the spec has one,
+ * starts first (logging next to logPath, with no backlog: bench/backlog.ts) and stops with it;
+ * the figures are the server's own.
  */
 export async function startServer (spec: ServerSpec, context: BenchContext, logPath: string): Promise<RunningServer> {
+  if (spec.worker === undefined) return await startProcess(spec, context, logPath)
+  await discardBacklog(context)
+  const workerLog = logPath.replace(/(\.log)?$/, '-worker.log')
+  const worker = await startProcess({ ...spec.worker, ...(spec.root === undefined ? {} : { root: spec.root }) }, context, workerLog)
+  try {
+    const server = await startProcess(spec, context, logPath)
+    const stopServer = server.stop
+    server.stop = async () => {
+      await stopServer()
+      await worker.stop()
+      rmSync(workerLog, { force: true })
+    }
+    return server
+  } catch (error) {
+    await worker.stop()
+    throw error
+  }
+}
+
+/** one bench process, ready when it says so: a server once it listens (its url set), a worker once it runs */
+async function startProcess (spec: ServerSpec, context: BenchContext, logPath: string): Promise<RunningServer> {
   const logFd = openSync(logPath, 'w')
   let child: ChildProcess
   try {
     const root = spec.root ?? repoRoot
-    child = spawn(serverNode(), [join(root, spec.script)], {
+    const command = [serverNode(), join(root, spec.script)]
+    // nice execs the node it is given: the pid stays the process's own
+    if (spec.niceness !== undefined) command.unshift('nice', '-n', String(spec.niceness))
+    child = spawn(command[0] as string, command.slice(1), {
       cwd: root,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...spec.env?.(context) },
       stdio: ['ignore', logFd, 'pipe', 'ipc']
@@ -119,17 +146,16 @@ export async function startServer (spec: ServerSpec, context: BenchContext, logP
   running.add(server)
 
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`did not listen within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS)
+    const port = await new Promise<number | undefined>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`was not ready within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS)
       child.once('error', error => { clearTimeout(timer); reject(error) })
-      child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`exited (${signal ?? code}) before listening`)) })
-      child.on('message', (message: ListeningMessage) => {
-        if (message.type !== 'listening') return
+      child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`exited (${signal ?? code}) before it was ready`)) })
+      child.on('message', (message: ReadyMessage) => {
         clearTimeout(timer)
-        resolve(message.port)
+        resolve(message.type === 'listening' ? message.port : undefined)
       })
     })
-    server.url = `http://127.0.0.1:${port}`
+    if (port !== undefined) server.url = `http://127.0.0.1:${port}`
     return server
   } catch (error) {
     await server.stop()

@@ -23,6 +23,10 @@ export interface ServerSpec {
   root?: string
   /** environment of the process (besides PATH and HOME) */
   env?: (context: BenchContext) => Record<string, string>
+  /** a process that runs beside the server for each run (Atrium's worker): started before it, stopped after it, from the same checkout */
+  worker?: ServerSpec
+  /** run under `nice -n <niceness>` (a lower CPU priority) */
+  niceness?: number
 }
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
