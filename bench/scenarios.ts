@@ -85,6 +85,10 @@ export const atriumCreate: Scenario = { name: 'atrium POST /v1/articles', server
 // public and signed: verify, parse, validate, record the event and its job in one statement
 export const atriumWebhook: Scenario = { name: 'atrium POST /v1/webhooks/payments', server: atrium, method: 'POST', path: '/v1/webhooks/payments', requests: signedWebhookDeliveries, ...seeded }
 
+/** the same app with no worker beside it: what ingestion costs alone, its jobs left for later (as before the bench ran workers) */
+const atriumWithoutWorker: ServerSpec = { name: 'atrium-no-worker', script: atrium.script, env: context => atriumEnv(context) }
+export const atriumWebhookAlone: Scenario = { ...atriumWebhook, name: 'atrium POST /v1/webhooks/payments, no worker beside it', server: atriumWithoutWorker }
+
 // bench-only probe routes (bench/servers/probes.ts): the same no-op behind more and more checks
 export const publicNoop: Scenario = { name: 'atrium GET /bench/public-noop', server: atrium, path: '/bench/public-noop' }
 export const tenantNoop: Scenario = { name: 'atrium GET /bench/tenant-noop', server: atrium, path: '/bench/tenant-noop', requests: asEveryUser('/bench/tenant-noop'), ...seeded }
@@ -110,6 +114,7 @@ export const scenarios: Scenario[] = [
   atriumPage5,
   atriumCreate,
   atriumWebhook,
+  atriumWebhookAlone,
   publicNoop,
   tenantNoop,
   guardedNoop,
@@ -128,6 +133,7 @@ export const ratios: Ratio[] = [
   { name: 'issue 18: GET /v1/articles/:id revalidated (304) ÷ the same read answered 200', numerator: atriumArticleNotModified, denominator: atriumArticle, target: 1, direction: '>=' },
   { name: 'GET /v1/articles/:id ÷ pgbench same query (tps)', numerator: atriumArticle, denominator: pgbenchArticle, target: 0.3, direction: '>=' },
   { name: 'webhook ingestion ÷ GET /v1/articles/:id', numerator: atriumWebhook, denominator: atriumArticle, target: 0.5, direction: '>=' },
+  { name: 'webhook ingestion with no worker beside it ÷ GET /v1/articles/:id', numerator: atriumWebhookAlone, denominator: atriumArticle, target: 0.5, direction: '>=' },
   {
     name: 'peak RSS under load: atrium GET /v1/articles/:id ÷ bare pg GET /articles/:id',
     numerator: atriumArticle,
