@@ -1,5 +1,7 @@
-import { Redis } from 'ioredis'
 import { createSql } from '../src/platform/db/client.ts'
+import { bullPrefix } from '../src/platform/jobs/queues.ts'
+import { createRedis } from '../src/platform/redis.ts'
+import { deleteKeys } from '../test/helpers/redis-keys.ts'
 import type { BenchContext } from './types.ts'
 
 /**
@@ -15,15 +17,9 @@ export async function discardBacklog (context: BenchContext): Promise<void> {
   } finally {
     await sql.end({ timeout: 5 })
   }
-  const redis = new Redis(context.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 })
+  const redis = createRedis(context.redisUrl, { connectionName: 'atrium-bench-backlog', offlineQueue: true })
   try {
-    await redis.connect()
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${context.redisPrefix}bull:*`, 'COUNT', 1000)
-      if (keys.length > 0) await redis.unlink(...keys)
-      cursor = next
-    } while (cursor !== '0')
+    await deleteKeys(redis, `${bullPrefix({ REDIS_PREFIX: context.redisPrefix })}*`)
   } finally {
     redis.disconnect()
   }

@@ -2,12 +2,13 @@ import type { Config } from '../../src/config.ts'
 import { createSql, type Sql } from '../../src/platform/db/client.ts'
 import { Database } from '../../src/platform/db/database.ts'
 import { createLogger, type Logger } from '../../src/platform/logger.ts'
-import { createRedis, type Redis } from '../../src/platform/redis.ts'
+import { createRedis } from '../../src/platform/redis.ts'
 import { bullPrefix, JobQueues } from '../../src/platform/jobs/queues.ts'
 import type { JobContext, JobRegistry } from '../../src/platform/jobs/registry.ts'
 import { startWorker, type RunningWorker, type WorkerDeps } from '../../src/worker.ts'
 import { logCollector, testConfig, type Teardown } from './app.ts'
 import type { TestDatabase } from './database.ts'
+import { deleteKeys } from './redis-keys.ts'
 
 export interface TestWorker {
   worker: RunningWorker
@@ -62,16 +63,6 @@ export async function startTestWorker (
   }
   t.teardown(close)
   return { worker, config, logs, queues: inspection.queues, close }
-}
-
-async function deleteKeys (redis: Redis, pattern: string): Promise<void> {
-  let cursor = '0'
-  for (let round = 0; round < 10_000; round++) {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500)
-    if (keys.length > 0) await redis.del(...keys)
-    cursor = next
-    if (cursor === '0') return
-  }
 }
 
 /** The runtime role's Database, as a service would use it, closed when the test ends. */
