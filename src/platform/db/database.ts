@@ -50,9 +50,9 @@ export interface ReadScope {
  * higher than the custom plans' average. A keyset page fails that test: a custom plan knows the
  * tenant's row count and the LIMIT, the generic one guesses both, so its estimate comes out higher
  * and every call is planned again, although the plan (walk the index that leads with the tenant,
- * newest first) is the same for every value. Planning was most of such a read: the first page of
- * articles ran at 7.1-8.9k tps planned per call and 10.1-12.1k with its plan kept (pgbench,
- * bench/README.md). Such reads pass their values as `(select $n::type)`: an InitPlan, which the
+ * newest first) is the same for every value. Planning was about half of such a read: the scoped
+ * first page of articles, as the runtime role, ran at 5.6-6.1k tps planned per call and 10.1-12.1k
+ * with its plan kept (pgbench, bench/README.md "Plans kept"). Such reads pass their values as `(select $n::type)`: an InitPlan, which the
  * planner estimates without looking into, so custom and generic plans cost the same and the
  * generic plan is kept. A read whose best plan does depend on a value (a tag, through its GIN
  * index) passes it as a plain parameter, and the plan cache is left to plan it per call when the
