@@ -62,13 +62,13 @@ export class AuditService {
     const rows = await this.db.read('audit list', tenantId, sql => sql<AuditRow[]>`
       select a.id, a.actor_id, u.name as actor_name, a.action, a.object_type, a.object_id, a.changes, a.request_id, a.created_at
       from audit_log a left join users u on u.id = a.actor_id
-      where a.tenant_id = (select ${tenantId}::uuid)
+      where a.tenant_id = ${tenantId}
         ${filters.object_type === undefined ? sql`` : sql`and a.object_type = ${filters.object_type}`}
         ${filters.object_id === undefined ? sql`` : sql`and a.object_id = ${filters.object_id}`}
         ${filters.actor_id === undefined ? sql`` : sql`and a.actor_id = ${filters.actor_id}`}
-        ${after === null ? sql`` : sql`and (a.created_at, a.id) < ((select ${after[0]}::timestamptz), (select ${after[1]}::uuid))`}
+        ${after === null ? sql`` : sql`and (a.created_at, a.id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`}
       order by a.created_at desc, a.id desc
-      limit (select ${limit + 1}::int)`)
+      limit ${limit + 1}`)
     const result = page(rows, limit, row => [row.created_at.toISOString(), row.id])
     return {
       data: result.data.map(({ actor_id: actorId, actor_name: actorName, ...rest }) => ({

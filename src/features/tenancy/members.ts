@@ -36,10 +36,10 @@ export class MembersService {
     const rows = await this.db.read('member list', tenantId, sql => sql<MemberRow[]>`
       select m.user_id, u.name, u.email, m.role, m.created_at
       from memberships m join users u on u.id = m.user_id
-      where m.tenant_id = (select ${tenantId}::uuid)
-        ${after === null ? sql`` : sql`and (m.created_at, m.user_id) < ((select ${after[0]}::timestamptz), (select ${after[1]}::uuid))`}
+      where m.tenant_id = ${tenantId}
+        ${after === null ? sql`` : sql`and (m.created_at, m.user_id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`}
       order by m.created_at desc, m.user_id desc
-      limit (select ${limit + 1}::int)`)
+      limit ${limit + 1}`)
     const result = page(rows, limit, row => [row.created_at.toISOString(), row.user_id])
     return { data: result.data.map(toMember), next_cursor: result.next_cursor }
   }

@@ -47,7 +47,8 @@ export interface ReadScope {
 /*
  * Plans that do not depend on their values. PostgreSQL plans a prepared statement anew for each of
  * its first five executions, then keeps its generic plan only if that plan's estimated cost is no
- * higher than the custom plans' average. A keyset page fails that test: a custom plan knows the
+ * higher than the custom plans' average. A keyset page that walks an index in its order (the
+ * article list; the member and audit lists sort instead, and pass) fails that test: a custom plan knows the
  * tenant's row count and the LIMIT, the generic one guesses both, so its estimate comes out higher
  * and every call is planned again, although the plan (walk the index that leads with the tenant,
  * newest first) is the same for every value. Planning was about half of such a read: the scoped

@@ -9,7 +9,9 @@ import { createTenant, relaxedAuthLimits } from '../../helpers/tenants.ts'
  * on their values"): planned on every call, they cost about twice as much in PostgreSQL. What
  * makes PostgreSQL plan them again is a skewed tenant (its row count unlike the average, which
  * the generic plan assumes), so the data here has one: a large tenant beside a small one, with
- * statistics. The app gets one pooled connection, whose pg_prepared_statements then tells how
+ * statistics, its articles by two authors. On the code before, the first page and the status
+ * filter were planned on every call (8 of 8); page 5 and the author filter kept their plan even
+ * then on this data, and are held to it here as well. The app gets one pooled connection, whose pg_prepared_statements then tells how
  * each statement was planned.
  */
 const { app, db } = await buildTestApp(t, { env: { ...relaxedAuthLimits, DATABASE_POOL_MAX: '1' } })
@@ -20,7 +22,8 @@ await withSql(db.ownerUrl, async sql => {
   for (const [tenant, count] of [[large, 3000], [small, 30]] as const) {
     await sql`
       insert into articles (tenant_id, author_id, title, body, tags, created_at)
-      select ${tenant.id}, ${tenant.editor.id}, 'Article ' || n, 'body', array['tag-' || (n % 5)], now() - n * interval '1 minute'
+      select ${tenant.id}, case when n % 2 = 0 then ${tenant.editor.id}::uuid else ${tenant.owner.id}::uuid end,
+        'Article ' || n, 'body', array['tag-' || (n % 5)], now() - n * interval '1 minute'
       from generate_series(1, ${count}) n`
   }
   await sql`analyze articles`
@@ -40,9 +43,12 @@ const GET_TIMES = 8
 
 t.test('the article list, its page 5 and its status and author filters: planned five times, then the generic plan is kept', async tt => {
   const client = clientOf(app, large.owner.token)
-  const first = await client.get('/v1/articles?limit=20')
-  tt.equal(first.statusCode, 200)
-  const cursor = (first.json() as { next_cursor: string }).next_cursor
+  let cursor = ''
+  for (let page = 1; page < 5; page++) {
+    const response = await client.get(`/v1/articles?limit=20${page === 1 ? '' : `&cursor=${cursor}`}`)
+    tt.equal(response.statusCode, 200)
+    cursor = (response.json() as { next_cursor: string }).next_cursor
+  }
   const urls = [
     '/v1/articles?limit=20',
     `/v1/articles?limit=20&cursor=${cursor}`,
@@ -68,17 +74,4 @@ t.test('the small tenant reads through the same kept plans, and sees its own art
   tt.equal(response.statusCode, 200)
   const { data } = response.json() as { data: Array<{ title: string }> }
   tt.equal(data.length, 30)
-})
-
-t.test('the member and audit lists keep their generic plans too', async tt => {
-  const client = clientOf(app, large.owner.token)
-  for (let i = 0; i < GET_TIMES; i++) {
-    tt.equal((await client.get('/v1/members?limit=20')).statusCode, 200)
-    tt.equal((await client.get('/v1/audit-log?limit=20')).statusCode, 200)
-  }
-  for (const table of ['memberships m', 'audit_log a']) {
-    const [plan] = await plansOf(table)
-    tt.equal(plan?.custom, 5, `${table}: planned for its first five calls only`)
-    tt.ok((plan?.generic ?? 0) >= GET_TIMES - 5, `${table}: then its generic plan ran`)
-  }
 })
