@@ -81,7 +81,9 @@ export function spawnNode (t: Teardown, args: string[], env: Record<string, stri
       if (found !== undefined) return found
       const left = deadline - Date.now()
       if (left <= 0 || hasExited) {
-        throw new Error(`no "${what}" from ${entry} (${hasExited ? 'it exited' : `within ${timeoutMs} ms`}); stderr:\n${stderr}`)
+        // the process logs to stdout: when it exits without a word on stderr, its last lines say why
+        const lastLines = lines.slice(-10).map(line => JSON.stringify(line)).join('\n')
+        throw new Error(`no "${what}" from ${entry} (${hasExited ? 'it exited' : `within ${timeoutMs} ms`}); stderr:\n${stderr}\nlast stdout lines:\n${lastLines}`)
       }
       await new Promise<void>(resolve => {
         const wake = (): void => { clearTimeout(timer); waiters.delete(wake); resolve() }
